@@ -1,0 +1,49 @@
+"""Builds the VS Code extension the way CI does (editors/vscode/build.sh: npm ci, tsc, node --test,
+vsce package) and checks the .vsix holds what VS Code needs to run it. VS Code itself cannot be
+launched here; the extension's own logic is covered by the node unit tests the script runs."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+
+VSCODE = Path(__file__).resolve().parents[2] / "editors" / "vscode"
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("node") is None or shutil.which("npm") is None, reason="node/npm not installed"
+)
+
+
+@pytest.mark.timeout(600)
+def test_build_script_compiles_tests_and_packages() -> None:
+    proc = subprocess.run(["bash", str(VSCODE / "build.sh")], capture_output=True, text=True, timeout=580)
+    assert proc.returncode == 0, f"build.sh failed\nstdout:\n{proc.stdout[-4000:]}\nstderr:\n{proc.stderr[-4000:]}"
+    assert "# fail 0" in proc.stdout, proc.stdout[-2000:]
+
+    version = json.loads((VSCODE / "package.json").read_text())["version"]
+    vsix = VSCODE / f"dg-lsp-{version}.vsix"
+    assert vsix.is_file()
+    with zipfile.ZipFile(vsix) as zf:
+        names = set(zf.namelist())
+        manifest = json.loads(zf.read("extension/package.json"))
+    assert "extension/out/extension.js" in names
+    assert "extension/node_modules/vscode-languageclient/lib/node/main.js" in names
+    assert not any(n.startswith("extension/src/") or n.startswith("extension/out/test/") for n in names)
+    assert manifest["main"] == "./out/extension.js"
+
+
+def test_contributed_commands_are_registered_by_the_extension() -> None:
+    """Every command in package.json must be registered in src/extension.ts, and every registered one
+    contributed (a command missing from either side is invisible or dead in VS Code)."""
+    manifest = json.loads((VSCODE / "package.json").read_text())
+    contributed = {c["command"] for c in manifest["contributes"]["commands"]}
+    source = (VSCODE / "src" / "extension.ts").read_text()
+    registered = set(re.findall(r'registerCommand\(\s*"([^"]+)"', source))
+    assert contributed == registered
+    # Client command ids must not collide with the server's own (the language client registers those).
+    assert not any(c.startswith("dgLsp.") for c in contributed)
