@@ -1,0 +1,250 @@
+"""The embedded model: a small transformer whose context keys/values never depend on the canvas.
+
+Layout. A request's text segments (prefix, the text between holes, suffix) are *context streams*;
+its holes are *canvases*. Each stream is causal in reading order and sees only itself, so its
+keys/values depend on nothing else: typing at the cursor (the end of the prefix stream) re-encodes
+only the new tail tokens, and the suffix stream is untouched. Canvas tokens attend bidirectionally
+to every stream and to every canvas — the canvas is the only place both sides meet, and it sees
+them at their true document offsets.
+
+Positions. RoPE (Su et al. 2021) with document positions. Because RoPE scores depend only on
+q_pos − k_pos, a stream's keys can be cached rotated in the stream's own frame (token j at j) and a
+canvas query at document position p is rotated by p − o for the stream that starts at offset o.
+Training uses document positions plus a block mask; inference uses frames; the scores are equal.
+
+Objective (engine/train/train.py): masked diffusion on canvases (MDLM, Sahoo et al. 2024; LLaDA,
+Nie et al. 2025) plus next-token prediction on the causal context streams, which costs no extra
+forward pass. `causal_ar=True` makes the same network a plain causal fill-in-the-middle LM
+(Bavarian et al. 2022, PSM order): the autoregressive baseline.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass
+class ModelConfig:
+    vocab_size: int = 8192
+    d_model: int = 256
+    n_layers: int = 6
+    n_heads: int = 4
+    ffn_hidden: int = 704
+    rope_base: float = 10000.0
+    norm_eps: float = 1e-5
+    pad_id: int = 0
+    mask_id: int = 1
+    eom_id: int = 2
+    pre_id: int = 3
+    suf_id: int = 4
+    mid_id: int = 5
+    eos_id: int = 6
+    buckets: list[int] = field(default_factory=lambda: [8, 16, 32, 64, 128])
+    max_context: int = 2048
+    causal_ar: bool = False  # the autoregressive FIM baseline
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelConfig":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+    @classmethod
+    def load(cls, path: Path) -> "ModelConfig":
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, dim: int, eps: float):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
+
+
+def rope_cos_sin(pos: torch.Tensor, head_dim: int, base: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """pos [..., L] (any integers, negative allowed) -> cos, sin [..., L, head_dim/2]."""
+    inv = 1.0 / base ** (torch.arange(0, head_dim, 2, device=pos.device, dtype=torch.float32) / head_dim)
+    ang = pos.to(torch.float32)[..., None] * inv
+    return ang.cos(), ang.sin()
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """x [B, H, L, Dh]; cos/sin broadcastable to [B, 1, L, Dh/2]. Rotates pairs (x1, x2) = halves."""
+    x1, x2 = x.chunk(2, dim=-1)
+    cos, sin = cos.to(x.dtype), sin.to(x.dtype)
+    return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)
+
+
+@dataclass
+class StreamCache:
+    """Keys/values of one context stream, rotated in the stream's own frame. k, v: per layer
+    [1, H, n, Dh]. `ids` are the tokens they encode (for reuse by longest common prefix)."""
+
+    ids: list[int]
+    k: list[torch.Tensor]
+    v: list[torch.Tensor]
+
+    def truncated(self, n: int) -> "StreamCache":
+        return StreamCache(self.ids[:n], [t[:, :, :n] for t in self.k], [t[:, :, :n] for t in self.v])
+
+
+class Block(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.n_heads = cfg.n_heads
+        self.head_dim = cfg.d_model // cfg.n_heads
+        self.attn_norm = RMSNorm(cfg.d_model, cfg.norm_eps)
+        self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model, bias=False)
+        self.out = nn.Linear(cfg.d_model, cfg.d_model, bias=False)
+        self.mlp_norm = RMSNorm(cfg.d_model, cfg.norm_eps)
+        self.gate_up = nn.Linear(cfg.d_model, 2 * cfg.ffn_hidden, bias=False)
+        self.down = nn.Linear(cfg.ffn_hidden, cfg.d_model, bias=False)
+
+    def _qkv(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        b, n, _ = x.shape
+        q, k, v = self.qkv(self.attn_norm(x)).view(b, n, 3, self.n_heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        return q, k, v  # each [B, H, n, Dh]
+
+    def _finish(self, x: torch.Tensor, attn: torch.Tensor) -> torch.Tensor:
+        b, _, n, _ = attn.shape
+        x = x + self.out(attn.transpose(1, 2).reshape(b, n, -1))
+        gate, up = self.gate_up(self.mlp_norm(x)).chunk(2, dim=-1)
+        return x + self.down(F.silu(gate) * up)
+
+    def forward_masked(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Training / full-sequence path. x [B, L, D]; mask [B, 1, L, L] bool (True = may attend)."""
+        q, k, v = self._qkv(x)
+        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        return self._finish(x, F.scaled_dot_product_attention(q, k, v, attn_mask=mask))
+
+    def forward_stream(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
+                       past_k: torch.Tensor | None, past_v: torch.Tensor | None):
+        """Causal incremental encoding of new stream tokens x [1, n, D] after `past` [1, H, m, Dh]."""
+        q, k, v = self._qkv(x)
+        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        if past_k is not None:
+            k, v = torch.cat([past_k, k], dim=2), torch.cat([past_v, v], dim=2)
+        n, total = q.shape[2], k.shape[2]
+        # query i (absolute index total-n+i) sees keys 0..total-n+i
+        causal = torch.ones(n, total, dtype=torch.bool, device=x.device).tril(diagonal=total - n)
+        return self._finish(x, F.scaled_dot_product_attention(q, k, v, attn_mask=causal)), k, v
+
+    def forward_canvas(self, x: torch.Tensor, canvas_rope: tuple[torch.Tensor, torch.Tensor],
+                       stream_ropes: list[tuple[torch.Tensor, torch.Tensor]],
+                       ks: list[torch.Tensor], vs: list[torch.Tensor]) -> torch.Tensor:
+        """Canvas tokens x [B, C, D] attend to every cached stream (query rotated into that stream's
+        frame) and to the whole canvas. One softmax over all keys."""
+        q, k, v = self._qkv(x)
+        cos, sin = canvas_rope
+        k = apply_rope(k, cos, sin)
+        scale = 1.0 / math.sqrt(self.head_dim)
+        scores = [apply_rope(q, c, s) @ sk.transpose(-1, -2) for (c, s), sk in zip(stream_ropes, ks)]
+        scores.append(apply_rope(q, cos, sin) @ k.transpose(-1, -2))
+        probs = torch.softmax(torch.cat(scores, dim=-1) * scale, dim=-1)  # [B, H, C, n_ctx + C]
+        values = torch.cat([sv.expand(x.shape[0], -1, -1, -1) for sv in vs] + [v], dim=2)
+        return self._finish(x, probs @ values)
+
+
+class DiffusionCoder(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.embed = nn.Embedding(cfg.vocab_size, cfg.d_model)
+        self.kind = nn.Embedding(2, cfg.d_model)  # 0 = context stream token, 1 = canvas token
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
+        self.norm = RMSNorm(cfg.d_model, cfg.norm_eps)
+        self.head_dim = cfg.d_model // cfg.n_heads
+        self.apply(self._init)
+
+    @staticmethod
+    def _init(m: nn.Module) -> None:
+        if isinstance(m, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(m.weight, std=0.02)
+
+    def logits(self, h: torch.Tensor) -> torch.Tensor:
+        return self.norm(h) @ self.embed.weight.T  # tied output embedding
+
+    def _rope(self, pos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        cos, sin = rope_cos_sin(pos, self.head_dim, self.cfg.rope_base)
+        return cos.unsqueeze(-3), sin.unsqueeze(-3)  # broadcast over heads
+
+    # ---- training: full sequences with a block mask --------------------------------------------
+    def forward(self, ids: torch.Tensor, pos: torch.Tensor, kind: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """ids/pos/kind [B, L]; mask [B, 1, L, L] bool. Returns hidden states [B, L, D]."""
+        x = self.embed(ids) + self.kind(kind)
+        cos, sin = self._rope(pos)
+        for block in self.blocks:
+            x = block.forward_masked(x, cos, sin, mask)
+        return x
+
+    # ---- inference: streams, then canvas steps --------------------------------------------------
+    @torch.no_grad()
+    def encode_stream(self, ids: list[int], past: StreamCache | None = None) -> tuple[StreamCache, torch.Tensor]:
+        """Encode a context stream, reusing `past` for its longest common token prefix. Returns the
+        cache and the hidden states of the tokens encoded now [1, n_new, D] (the AR baseline's
+        next-token logits come from the last one)."""
+        dev = self.embed.weight.device
+        keep = 0
+        if past is not None:
+            while keep < min(len(past.ids), len(ids)) and past.ids[keep] == ids[keep]:
+                keep += 1
+            if keep == len(ids) and keep > 0:  # nothing new; keep one token so a hidden state exists
+                keep -= 1
+            past = past.truncated(keep) if keep else None
+        new = ids[keep:]
+        x = self.embed(torch.tensor([new], device=dev)) + self.kind.weight[0]
+        cos, sin = self._rope(torch.arange(keep, keep + len(new), device=dev))
+        ks, vs = [], []
+        for i, block in enumerate(self.blocks):
+            x, k, v = block.forward_stream(x, cos, sin, past.k[i] if past else None, past.v[i] if past else None)
+            ks.append(k)
+            vs.append(v)
+        return StreamCache(list(ids), ks, vs), x
+
+    @torch.no_grad()
+    def canvas_logits(self, canvas: torch.Tensor, canvas_pos: torch.Tensor,
+                      streams: list[tuple[StreamCache, int]]) -> torch.Tensor:
+        """canvas [B, C] token ids (mask id where unknown); canvas_pos [C] document positions;
+        streams: (cache, document offset of its first token). Returns logits [B, C, V]."""
+        x = self.embed(canvas) + self.kind.weight[1]
+        canvas_rope = self._rope(canvas_pos)
+        stream_ropes = [self._rope(canvas_pos - off) for _, off in streams]
+        for i, block in enumerate(self.blocks):
+            x = block.forward_canvas(x, canvas_rope, stream_ropes, [s.k[i] for s, _ in streams],
+                                     [s.v[i] for s, _ in streams])
+        return self.logits(x)
+
+
+def load_model(folder: Path, device: str = "cpu", dtype: torch.dtype = torch.float32) -> DiffusionCoder:
+    """Load `config.json` + `model.safetensors` from a folder (no pickle)."""
+    from safetensors.torch import load_file
+
+    folder = Path(folder)
+    cfg = ModelConfig.load(folder / "config.json")
+    model = DiffusionCoder(cfg)
+    state = load_file(str(folder / "model.safetensors"), device="cpu")
+    missing, unexpected = model.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
+    if missing or unexpected:
+        raise ValueError(f"weights in {folder} do not match config: missing {missing[:3]}, unexpected {unexpected[:3]}")
+    return model.to(device=device, dtype=dtype).eval()
+
+
+def save_model(model: DiffusionCoder, folder: Path, dtype: torch.dtype = torch.float16) -> None:
+    from safetensors.torch import save_file
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.json").write_text(json.dumps(model.cfg.to_dict(), indent=1))
+    state = {k: v.detach().to("cpu", dtype).contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(folder / "model.safetensors"))

@@ -1,0 +1,190 @@
+"""Training examples shaped like inference.
+
+An example is a character window of one source file with 1–3 holes cut at the places an editor
+makes them (a whole line, several lines, the rest of a line, an arbitrary span, sometimes nothing).
+Each text segment and each middle is tokenized *separately*, exactly as the engine tokenizes a
+request, so hole boundaries never fall inside a token the model was trained on.
+
+Diffusion layout (per example): context streams first, then canvases. A canvas holds its middle's
+tokens followed by end-of-middle tokens up to a length bucket; when the middle is longer than the
+bucket, the canvas holds the middle's first tokens and no end-of-middle, which teaches "this hole
+needs to grow". Positions are document positions (canvases take their bucket's width).
+
+AR layout (`causal_ar`): <pre> prefix <suf> suffix <mid> middle <eos> in one causal stream (PSM).
+"""
+from __future__ import annotations
+
+import gzip
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from engine.model import ModelConfig
+
+
+@dataclass
+class Batch:
+    ids: torch.Tensor  # [B, L] inputs (mask id at masked canvas positions)
+    targets: torch.Tensor  # [B, L] token to predict at each position, -100 where no loss
+    weights: torch.Tensor  # [B, L] loss weight (1/t on masked canvas, aux weight on streams)
+    pos: torch.Tensor  # [B, L]
+    kind: torch.Tensor  # [B, L] 0 stream, 1 canvas
+    mask: torch.Tensor  # [B, 1, L, L] bool attention mask
+    n_tokens: int  # non-pad tokens
+
+
+def load_texts(path: Path, min_chars: int = 200) -> list[str]:
+    with gzip.open(path, "rt") as fh:
+        return [t for t in (json.loads(line)["text"] for line in fh) if len(t) >= min_chars]
+
+
+def cut_holes(text: str, rng: random.Random) -> tuple[list[str], list[str]]:
+    """Pick a window and holes. Returns (texts, middles) with len(texts) == len(middles) + 1."""
+    lines = text.splitlines(keepends=True)
+    n_holes = rng.choices([1, 2, 3], weights=[0.75, 0.17, 0.08])[0]
+    # choose hole line indices, spread apart, then cut each by a random style
+    candidates = [i for i, line in enumerate(lines) if line.strip()]
+    if not candidates:
+        return [text], []
+    anchors = sorted(rng.sample(candidates, min(n_holes, len(candidates))))
+    starts_ends: list[tuple[int, int]] = []
+    offsets = np.cumsum([0] + [len(line) for line in lines])
+    for a in anchors:
+        line = lines[a]
+        indent = len(line) - len(line.lstrip())
+        style = rng.random()
+        if style < 0.38:  # a whole line, indentation and newline included (HumanEval single-line)
+            s, e = offsets[a], offsets[a + 1]
+        elif style < 0.58:  # several whole lines
+            k = rng.randint(2, 8)
+            s, e = offsets[a], offsets[min(len(lines), a + k)]
+        elif style < 0.80:  # from the cursor to the end of the line
+            body = len(line.rstrip("\n"))
+            col = rng.randint(indent, max(indent, body - 1))
+            s, e = offsets[a] + col, offsets[a] + body
+        elif style < 0.95:  # an arbitrary span
+            s = offsets[a] + rng.randint(0, max(0, len(line) - 1))
+            e = min(len(text), s + int(rng.expovariate(1 / 40)) + 1)
+        else:  # nothing is missing
+            s = e = offsets[a] + rng.randint(indent, len(line.rstrip("\n")))
+        if starts_ends and s < starts_ends[-1][1] + 2:
+            continue
+        starts_ends.append((int(s), int(e)))
+    texts, middles, cur = [], [], 0
+    for s, e in starts_ends:
+        texts.append(text[cur:s])
+        middles.append(text[s:e])
+        cur = e
+    texts.append(text[cur:])
+    return texts, middles
+
+
+class ExampleMaker:
+    def __init__(self, cfg: ModelConfig, tokenizer, seq_len: int, prefix_tokens: int, suffix_tokens: int,
+                 aux_weight: float = 0.5):
+        self.cfg, self.tok, self.seq_len = cfg, tokenizer, seq_len
+        self.prefix_tokens, self.suffix_tokens, self.aux_weight = prefix_tokens, suffix_tokens, aux_weight
+
+    def encode(self, texts: list[str]) -> list[list[int]]:
+        return [e.ids for e in self.tok.encode_batch(texts)] if texts else []
+
+    def _window(self, text: str, rng: random.Random) -> str:
+        # ~3.3 chars per token: take a window a bit larger than the budget, starting on a line
+        span = int(3.3 * (self.prefix_tokens + self.suffix_tokens + 64))
+        if len(text) <= span:
+            return text
+        start = rng.randrange(0, len(text) - span)
+        start = text.rfind("\n", 0, start) + 1
+        return text[start:start + span]
+
+    def bucket_for(self, m: int, rng: random.Random) -> int:
+        buckets = self.cfg.buckets
+        fit = next((b for b in buckets if b >= m + 1), buckets[-1])
+        r = rng.random()
+        if r < 0.12 and fit != buckets[0]:  # overflow: the hole must grow
+            return rng.choice([b for b in buckets if b < fit])
+        if r < 0.35 and fit != buckets[-1]:  # roomy: lots of end-of-middle padding
+            return rng.choice([b for b in buckets if b > fit])
+        return fit
+
+    def diffusion_example(self, text: str, rng: random.Random, t: float):
+        texts, middles = cut_holes(self._window(text, rng), rng)
+        enc = self.encode(texts + middles)
+        streams, mids = enc[:len(texts)], enc[len(texts):]
+        streams[0] = streams[0][-self.prefix_tokens:]
+        streams[-1] = streams[-1][:self.suffix_tokens]
+        ids, tgt, wt, pos, kind, sid = [], [], [], [], [], []
+        canvases = []  # (document offset, canvas tokens)
+        doc = 0
+        for si, s in enumerate(streams):
+            # stream tokens: next-token targets inside the stream (aux LM loss)
+            ids += s
+            tgt += s[1:] + [-100]
+            wt += [self.aux_weight] * len(s)
+            pos += range(doc, doc + len(s))
+            kind += [0] * len(s)
+            sid += [si] * len(s)
+            doc += len(s)
+            if si < len(mids):
+                b = self.bucket_for(len(mids[si]), rng)
+                canvas = (mids[si] + [self.cfg.eom_id] * b)[:b]
+                canvases.append((doc, canvas))
+                doc += b
+        for off, canvas in canvases:
+            masked = [rng.random() < t for _ in canvas]
+            if not any(masked):
+                masked[rng.randrange(len(canvas))] = True
+            ids += [self.cfg.mask_id if m else c for m, c in zip(masked, canvas)]
+            tgt += [c if m else -100 for m, c in zip(masked, canvas)]
+            wt += [1.0 / t if m else 0.0 for m in masked]
+            pos += range(off, off + len(canvas))
+            kind += [1] * len(canvas)
+            sid += [-1] * len(canvas)
+        return ids, tgt, wt, pos, kind, sid
+
+    def ar_example(self, text: str, rng: random.Random):
+        texts, middles = cut_holes(self._window(text, rng), rng)
+        if not middles:
+            middles = [""]
+        # PSM with one hole: the other holes' middles go back into the text
+        pre, suf = texts[0], "".join(t + m for t, m in zip(texts[1:], middles[1:] + [""]))
+        p, s, m = self.encode([pre, suf, middles[0]])
+        seq = [self.cfg.pre_id] + p[-self.prefix_tokens:] + [self.cfg.suf_id] + s[:self.suffix_tokens] \
+            + [self.cfg.mid_id] + m + [self.cfg.eos_id]
+        n = len(seq)
+        return seq, seq[1:] + [-100], [1.0] * n, list(range(n)), [0] * n, [0] * n
+
+    def batch(self, texts: list[str], rng: random.Random, batch_size: int) -> Batch:
+        u = rng.random()
+        rows = []
+        for i in range(batch_size):
+            text = texts[rng.randrange(len(texts))]
+            if self.cfg.causal_ar:
+                rows.append(self.ar_example(text, rng))
+            else:  # stratified noise levels across the batch (lower-variance MDLM estimate)
+                rows.append(self.diffusion_example(text, rng, max(0.02, (u + i / batch_size) % 1.0)))
+        return collate(rows, self.seq_len, self.cfg.pad_id)
+
+
+def collate(rows, seq_len: int, pad_id: int) -> Batch:
+    b = len(rows)
+    L = min(seq_len, max(len(r[0]) for r in rows))
+    ids = torch.full((b, L), pad_id, dtype=torch.long)
+    tgt = torch.full((b, L), -100, dtype=torch.long)
+    wt = torch.zeros(b, L)
+    pos = torch.zeros(b, L, dtype=torch.long)
+    kind = torch.zeros(b, L, dtype=torch.long)
+    sid = torch.full((b, L), -2, dtype=torch.long)  # -2 pad, -1 canvas, >= 0 stream index
+    for i, r in enumerate(rows):
+        n = min(L, len(r[0]))
+        for tensor, vals in zip((ids, tgt, wt, pos, kind, sid), r):
+            tensor[i, :n] = torch.tensor(vals[:n], dtype=tensor.dtype)
+    ar = torch.arange(L)
+    same_stream = (sid[:, :, None] == sid[:, None, :]) & (sid[:, :, None] >= 0) & (ar[None, None, :] <= ar[None, :, None])
+    canvas_q = (sid[:, :, None] == -1) & (sid[:, None, :] != -2)
+    mask = same_stream | canvas_q | torch.eye(L, dtype=torch.bool)[None]
+    return Batch(ids, tgt, wt, pos, kind, mask[:, None], int((sid != -2).sum()))

@@ -1,0 +1,225 @@
+"""Train the embedded model (masked diffusion) or the autoregressive FIM baseline.
+
+    python -m engine.train.train --config engine/train/configs/embedded.json --out runs/embedded
+    python -m engine.train.train --config engine/train/configs/embedded.json --out runs/embedded  # resumes
+
+Objective (diffusion): per example t ~ U(0,1) (stratified across the batch); each canvas token is
+masked with probability t and predicted with weight 1/t (MDLM, Sahoo et al. 2024; LLaDA, Nie et al.
+2025); context streams add next-token prediction at `aux_weight`. `causal_ar` in the model config
+trains the same network as a PSM fill-in-the-middle LM (Bavarian et al. 2022) for the baseline.
+
+Checkpoints (model, optimizer, step, RNG) are safetensors + JSON in `--out`, written every
+`checkpoint_minutes`; a run restarted with the same `--out` resumes. `log.jsonl` holds the
+learning curve (tokens seen, train loss, validation loss).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from engine.model import DiffusionCoder, ModelConfig, save_model
+from engine.train.data import ExampleMaker, load_texts
+
+
+@dataclass
+class TrainConfig:
+    model: dict = field(default_factory=dict)
+    corpus: str = "runs/corpus"
+    tokenizer: str = "runs/tokenizer.json"
+    seed: int = 0
+    batch_size: int = 16
+    seq_len: int = 640
+    prefix_tokens: int = 448
+    suffix_tokens: int = 160
+    aux_weight: float = 0.5
+    lr: float = 2e-3
+    min_lr_frac: float = 0.1
+    warmup_steps: int = 100
+    max_steps: int = 4000
+    weight_decay: float = 0.1
+    grad_clip: float = 1.0
+    eval_every: int = 200
+    eval_batches: int = 8
+    checkpoint_minutes: float = 5.0
+    threads: int = 0  # 0 = torch default
+    device: str = "cpu"
+    compile: bool = False
+
+    @classmethod
+    def load(cls, path: Path, **overrides) -> "TrainConfig":
+        d = json.loads(Path(path).read_text()) if path else {}
+        d.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**d)
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    frac = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.max_steps - cfg.warmup_steps))
+    return cfg.lr * (cfg.min_lr_frac + (1 - cfg.min_lr_frac) * 0.5 * (1 + math.cos(math.pi * frac)))
+
+
+def loss_fn(model: DiffusionCoder, batch, device: str) -> torch.Tensor:
+    sel = batch.targets != -100  # only positions with a target pay for the output projection
+    h = model(batch.ids.to(device), batch.pos.to(device), batch.kind.to(device), batch.mask.to(device))
+    logits = model.logits(h[sel.to(device)])
+    ce = F.cross_entropy(logits.float(), batch.targets[sel].to(device), reduction="none")
+    return (ce * batch.weights[sel].to(device)).sum() / sel.sum().clamp(min=1).to(device)
+
+
+def save_checkpoint(out: Path, model, opt, step: int, tokens: int, rng: random.Random) -> None:
+    from safetensors.torch import save_file
+
+    tmp = out / "ckpt.tmp"
+    tmp.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(tmp / "model.safetensors"))
+    names = {p: n for n, p in model.named_parameters()}
+    opt_tensors = {}
+    for p, st in opt.state.items():
+        for key in ("exp_avg", "exp_avg_sq"):
+            opt_tensors[f"{names[p]}::{key}"] = st[key].detach().cpu().contiguous()
+        opt_tensors[f"{names[p]}::step"] = st["step"].detach().cpu().reshape(1).float()
+    save_file(opt_tensors, str(tmp / "optim.safetensors"))
+    (tmp / "state.json").write_text(json.dumps({"step": step, "tokens": tokens, "rng": repr(rng.getstate()),
+                                                "torch_rng": torch.get_rng_state().tolist()}))
+    (tmp / "config.json").write_text(json.dumps(model.cfg.to_dict(), indent=1))
+    final = out / "ckpt"
+    if final.exists():
+        old = out / "ckpt.old"
+        if old.exists():
+            for f in old.iterdir():
+                f.unlink()
+            old.rmdir()
+        final.rename(old)
+    tmp.rename(final)
+
+
+def load_checkpoint(out: Path, model, opt) -> tuple[int, int, random.Random | None]:
+    from safetensors.torch import load_file
+
+    ck = out / "ckpt"
+    if not (ck / "state.json").exists():
+        return 0, 0, None
+    model.load_state_dict(load_file(str(ck / "model.safetensors")))
+    opt_tensors = load_file(str(ck / "optim.safetensors"))
+    for n, p in model.named_parameters():
+        if f"{n}::exp_avg" in opt_tensors:
+            opt.state[p] = {"exp_avg": opt_tensors[f"{n}::exp_avg"].to(p.device),
+                            "exp_avg_sq": opt_tensors[f"{n}::exp_avg_sq"].to(p.device),
+                            "step": opt_tensors[f"{n}::step"].reshape(()).clone()}
+    state = json.loads((ck / "state.json").read_text())
+    rng = random.Random()
+    import ast
+
+    rng.setstate(ast.literal_eval(state["rng"]))
+    torch.set_rng_state(torch.tensor(state["torch_rng"], dtype=torch.uint8))
+    return state["step"], state["tokens"], rng
+
+
+@torch.no_grad()
+def validate(model, maker: ExampleMaker, texts: list[str], cfg: TrainConfig) -> float:
+    model.eval()
+    rng = random.Random(12345)  # the same validation batches every time
+    losses = [loss_fn(model, maker.batch(texts, rng, cfg.batch_size), cfg.device).item() for _ in range(cfg.eval_batches)]
+    model.train()
+    return sum(losses) / len(losses)
+
+
+def train(cfg: TrainConfig, out: Path, max_minutes: float | None = None, log=print) -> dict:
+    from tokenizers import Tokenizer
+
+    out.mkdir(parents=True, exist_ok=True)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    mcfg = ModelConfig.from_dict(cfg.model)
+    tok = Tokenizer.from_file(cfg.tokenizer)
+    mcfg.vocab_size = tok.get_vocab_size()
+    model = DiffusionCoder(mcfg).to(cfg.device)
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.95))
+    step, tokens, rng = load_checkpoint(out, model, opt)
+    rng = rng or random.Random(cfg.seed)
+    if step:
+        log(f"resumed from {out / 'ckpt'} at step {step} ({tokens} tokens)")
+    (out / "train_config.json").write_text(json.dumps(cfg.__dict__, indent=1))
+    corpus = Path(cfg.corpus)
+    train_texts = load_texts(corpus / "train.jsonl.gz")
+    valid_texts = load_texts(corpus / "valid.jsonl.gz")
+    maker = ExampleMaker(mcfg, tok, cfg.seq_len, cfg.prefix_tokens, cfg.suffix_tokens, cfg.aux_weight)
+    n_params = sum(p.numel() for p in model.parameters())
+    log(f"model: {n_params / 1e6:.2f}M parameters, {'AR' if mcfg.causal_ar else 'diffusion'}; "
+        f"{len(train_texts)} train / {len(valid_texts)} valid files")
+    step_fn = torch.compile(loss_fn) if cfg.compile else loss_fn
+    try:
+        from tqdm import tqdm
+
+        bar = tqdm(total=cfg.max_steps, initial=step, file=sys.stderr, dynamic_ncols=True, mininterval=5)
+    except ImportError:  # pragma: no cover
+        bar = None
+    start = last_ckpt = time.time()
+    window_tokens, window_t = 0, time.time()
+    logf = open(out / "log.jsonl", "a")
+    model.train()
+    while step < cfg.max_steps:
+        batch = maker.batch(train_texts, rng, cfg.batch_size)
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, cfg)
+        loss = step_fn(model, batch, cfg.device)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        step += 1
+        tokens += batch.n_tokens
+        window_tokens += batch.n_tokens
+        if bar is not None:
+            bar.update(1)
+            if step % 10 == 0:
+                bar.set_postfix(loss=f"{loss.item():.3f}", tok_s=f"{window_tokens / (time.time() - window_t):.0f}")
+                window_tokens, window_t = 0, time.time()
+        record = {"step": step, "tokens": tokens, "loss": round(loss.item(), 4), "lr": lr_at(step, cfg),
+                  "elapsed_s": round(time.time() - start, 1)}
+        if step % cfg.eval_every == 0 or step == cfg.max_steps:
+            record["valid_loss"] = round(validate(model, maker, valid_texts, cfg), 4)
+            log(f"step {step}: tokens {tokens} train {loss.item():.3f} valid {record['valid_loss']:.3f}")
+        logf.write(json.dumps(record) + "\n")
+        logf.flush()
+        if time.time() - last_ckpt > cfg.checkpoint_minutes * 60:
+            save_checkpoint(out, model, opt, step, tokens, rng)
+            save_model(model, out / f"snapshot-{tokens // 1_000_000:04d}M")  # for the learning curve
+            last_ckpt = time.time()
+        if max_minutes is not None and time.time() - start > max_minutes * 60:
+            break
+    save_checkpoint(out, model, opt, step, tokens, rng)
+    save_model(model, out / "final")
+    if bar is not None:
+        bar.close()
+    return {"step": step, "tokens": tokens, "loss": loss.item()}
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--config", type=Path, required=True)
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--max-steps", type=int, default=None)
+    ap.add_argument("--max-minutes", type=float, default=None, help="stop (with a checkpoint) after this long")
+    ap.add_argument("--device", default=None)
+    args = ap.parse_args(argv)
+    cfg = TrainConfig.load(args.config, max_steps=args.max_steps, device=args.device)
+    print(json.dumps(train(cfg, args.out, args.max_minutes)))
+
+
+if __name__ == "__main__":
+    main()
