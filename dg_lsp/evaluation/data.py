@@ -1,0 +1,84 @@
+"""HumanEval-Infilling problems (openai/human-eval-infilling, MIT): finding the folder and reading it.
+
+Each record holds task_id, entry_point, prompt (the code before the span), suffix (the code after
+it), canonical_solution (the span: whole lines, with their indentation and trailing newline) and test.
+"""
+from __future__ import annotations
+
+import gzip
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+SUBSET_FILES = {
+    "single-line": "HumanEval-SingleLineInfilling.jsonl",
+    "multi-line": "HumanEval-MultiLineInfilling.jsonl",
+}
+DEFAULT_DATA = Path("shared") / "data" / "human-eval-infilling"
+
+
+class DataNotFound(FileNotFoundError):
+    """The benchmark's files are not where we looked: the message says where and what to pass."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    task_id: str
+    entry_point: str
+    prompt: str
+    suffix: str
+    canonical_solution: str
+    test: str
+
+
+def find_data_dir(explicit: str | Path | None = None, *, start: Path | None = None) -> Path:
+    """`explicit` if given; else the first `shared/data/human-eval-infilling` found walking up from the
+    working directory, then from this package's location (the repo keeps it in ../shared)."""
+    if explicit is not None:
+        path = Path(explicit).expanduser()
+        if not path.is_dir():
+            raise DataNotFound(f"--data {path}: no such folder")
+        return path
+    starts = [start or Path.cwd(), Path(__file__).resolve().parent]
+    for origin in starts:
+        for folder in [origin, *origin.resolve().parents]:
+            candidate = folder / DEFAULT_DATA
+            if candidate.is_dir():
+                return candidate
+    raise DataNotFound(
+        f"no {DEFAULT_DATA} folder above {', '.join(str(s) for s in starts)}; pass --data DIR pointing at a copy "
+        "of openai/human-eval-infilling's data (HumanEval-SingleLineInfilling.jsonl.gz, …)")
+
+
+def subset_file(data_dir: Path, subset: str) -> Path:
+    if subset not in SUBSET_FILES:
+        raise ValueError(f"unknown subset {subset!r}; expected one of {', '.join(SUBSET_FILES)}")
+    stem = SUBSET_FILES[subset]
+    for name in (stem + ".gz", stem):
+        if (data_dir / name).is_file():
+            return data_dir / name
+    raise DataNotFound(f"{data_dir} holds neither {stem}.gz nor {stem}")
+
+
+def load_problems(data_dir: Path, subset: str, limit: int | None = None) -> list[Problem]:
+    """The subset's problems in file order; `limit` keeps the first N (a prefix, so runs are comparable)."""
+    path = subset_file(data_dir, subset)
+    opener = gzip.open if path.suffix == ".gz" else open
+    problems: list[Problem] = []
+    with opener(path, "rt", encoding="utf-8") as f:
+        for line_no, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+                problems.append(Problem(**{k: rec[k] for k in Problem.__dataclass_fields__}))
+            except (json.JSONDecodeError, KeyError, TypeError) as exc:
+                raise ValueError(f"{path}:{line_no}: not a HumanEval-Infilling record ({exc})") from exc
+            if limit is not None and len(problems) >= limit:
+                break
+    return problems
+
+
+def check_program(problem: Problem, completion: str) -> str:
+    """The program that decides a completion, as upstream builds it: prompt + middle + suffix + tests."""
+    return f"{problem.prompt}{completion}{problem.suffix}\n{problem.test}\ncheck({problem.entry_point})\n"

@@ -1,0 +1,82 @@
+"""Showing an evaluation: progress on stderr while it runs, then a table or one JSON object, and the
+per-candidate samples file (openai/human-eval's {task_id, completion} JSONL) for independent checking."""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from dg_lsp.evaluation.harness import ProblemResult
+
+
+class Progress:
+    """A counter with rate and ETA. On a terminal it redraws one line; otherwise (CI logs) it prints a
+    line every `every_s` seconds and at the end."""
+
+    def __init__(self, total: int, label: str, stream: TextIO = sys.stderr, every_s: float = 30.0) -> None:
+        self.total, self.label, self.stream, self.every_s = total, label, stream, every_s
+        self.start = time.perf_counter()
+        self.last_print = -1e9
+        self.tty = stream.isatty()
+
+    def __call__(self, filled: int, tested: int, total_tests: int) -> None:
+        now = time.perf_counter()
+        done = filled == self.total and tested == total_tests
+        if not self.tty and not done and now - self.last_print < self.every_s:
+            return
+        self.last_print = now
+        elapsed = now - self.start
+        # Fills dominate the run; once they are done, only the test queue is left.
+        eta = elapsed / filled * (self.total - filled) if filled else float("nan")
+        line = (f"[eval {self.label}] filled {filled}/{self.total} · tested {tested}/{total_tests} · "
+                f"{elapsed:.0f}s elapsed · ETA {_duration(eta)}")
+        if self.tty:
+            self.stream.write("\r" + line + ("\n" if done else ""))
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+
+def _duration(seconds: float) -> str:
+    if seconds != seconds:  # NaN: no rate yet
+        return "?"
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"
+    return str(value)
+
+
+def table(report: dict[str, Any]) -> str:
+    """A small two-column table of the headline numbers."""
+    keys = [k for k in report if k.startswith("pass@") or k == "greedy_pass@1"]
+    keys += ["exact", "parse", "ms_median", "ms_p95", "nfe_median", "tokens_per_step_median", "errors", "timeouts"]
+    labels = {"exact": "exact match", "parse": "parses", "ms_median": "ms/fill p50", "ms_p95": "ms/fill p95",
+              "nfe_median": "forward passes p50", "tokens_per_step_median": "tokens/step p50",
+              "errors": "engine errors", "timeouts": "test timeouts"}
+    head = (f"humaneval-infilling {report['subset']} · model {report['model']} · n={report['n']} "
+            f"· candidates={report['candidates']}")
+    rows = [(labels.get(k, k), _fmt(report.get(k))) for k in keys]
+    width = max(len(label) for label, _ in rows)
+    lines = [head, "-" * len(head)] + [f"{label:<{width}}  {value:>10}" for label, value in rows]
+    lines.append(f"{'wall s':<{width}}  {_fmt(report.get('wall_s')):>10}")
+    return "\n".join(lines)
+
+
+def write_samples(path: str | Path, results: Sequence[ProblemResult]) -> None:
+    """One line per candidate: task_id and completion (upstream's sample format), plus our verdict."""
+    with open(path, "w", encoding="utf-8") as f:
+        for r in results:
+            for i, completion in enumerate(r.completions):
+                run = r.runs[i] if i < len(r.runs) else None
+                f.write(json.dumps({"task_id": r.task_id, "completion": completion, "candidate": i,
+                                    "passed": bool(run and run.passed),
+                                    "status": run.status if run else "not run"}) + "\n")
