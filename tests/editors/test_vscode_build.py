@@ -47,3 +47,18 @@ def test_contributed_commands_are_registered_by_the_extension() -> None:
     assert contributed == registered
     # Client command ids must not collide with the server's own (the language client registers those).
     assert not any(c.startswith("dgLsp.") for c in contributed)
+
+
+def test_contributed_settings_match_the_server() -> None:
+    """package.json contributes exactly the server's settings (plus client-only `server.*`/`trace.*`),
+    with the server's defaults, so what VS Code shows is what the server does."""
+    from dg_lsp.options import Settings, to_wire
+
+    manifest = json.loads((VSCODE / "package.json").read_text())
+    props = manifest["contributes"]["configuration"]["properties"]
+    server = {k: (list(v) if isinstance(v, tuple) else v) for k, v in to_wire(Settings()).items()}
+    contributed = {k.removeprefix("dgLsp."): p.get("default") for k, p in props.items()}
+    client_only = {"server.path", "server.args", "trace.server"}
+    assert set(contributed) - client_only == set(server)
+    for key, default in server.items():
+        assert contributed[key] == default, key

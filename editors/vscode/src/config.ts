@@ -103,3 +103,12 @@ export function whichIn(name: string, envPath: string, exists: (file: string) =>
   }
   return undefined;
 }
+
+/** The language client's document selector for `dgLsp.enabledLanguages` ("*" or empty: every language). */
+export function documentSelector(languages: readonly string[] | undefined): { scheme: string; language: string }[] {
+  const ids = !languages || languages.length === 0 || languages.includes("*") ? ["*"] : [...new Set(languages)];
+  return ids.flatMap((language) => [
+    { scheme: "file", language },
+    { scheme: "untitled", language },
+  ]);
+}

@@ -10,7 +10,7 @@ import {
   type ServerOptions,
 } from "vscode-languageclient/node";
 import { fillHolesParams, fillRangesParams, fixLineParams, isAlternativeAction, type ExecuteCommandParams } from "./commands";
-import { filterConfigurationResult, resolveServerCommand, toServerOptions, whichIn } from "./config";
+import { documentSelector, filterConfigurationResult, resolveServerCommand, toServerOptions, whichIn } from "./config";
 import { statusView, type StatusParams } from "./status";
 
 const SECTION = "dgLsp";
@@ -64,13 +64,8 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
   });
   output.appendLine(`dg-lsp: starting ${found.command} ${found.args.join(" ")} (found via ${found.source})`);
   const serverOptions: ServerOptions = { command: found.command, args: found.args, options: { env: process.env } };
-  const languages = cfg.get<string[]>("enabledLanguages") ?? [];
-  const documentSelector = (languages.length > 0 ? languages : ["*"]).flatMap((language) => [
-    { scheme: "file", language },
-    { scheme: "untitled", language },
-  ]);
   const clientOptions: LanguageClientOptions = {
-    documentSelector,
+    documentSelector: documentSelector(cfg.get<string[]>("enabledLanguages")),
     outputChannel: output,
     initializationOptions: toServerOptions((key) => cfg.get(key)),
     middleware: {

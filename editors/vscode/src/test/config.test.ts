@@ -2,7 +2,7 @@ import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { SERVER_SETTING_KEYS, filterConfigurationResult, resolveServerCommand, toServerOptions, whichIn } from "../config";
+import { SERVER_SETTING_KEYS, documentSelector, filterConfigurationResult, resolveServerCommand, toServerOptions, whichIn } from "../config";
 
 const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "..", "package.json"), "utf8"));
 const contributed: Record<string, { default?: unknown }> = pkg.contributes.configuration.properties;
@@ -66,4 +66,23 @@ test("whichIn walks PATH in order and skips empty entries", () => {
   const exists = (f: string) => f === "/b/dg-lsp" || f === "/c/dg-lsp";
   assert.equal(whichIn("dg-lsp", ":/a:/b:/c", exists, "linux"), "/b/dg-lsp");
   assert.equal(whichIn("dg-lsp", "/a", exists, "linux"), undefined);
+});
+
+test("the document selector follows enabledLanguages; * means every language", () => {
+  assert.deepEqual(documentSelector(["*"]).map((s) => s.language), ["*", "*"]);
+  assert.deepEqual(documentSelector([]).map((s) => s.language), ["*", "*"]);
+  assert.deepEqual(documentSelector(["python", "go", "python"]), [
+    { scheme: "file", language: "python" },
+    { scheme: "untitled", language: "python" },
+    { scheme: "file", language: "go" },
+    { scheme: "untitled", language: "go" },
+  ]);
+});
+
+test("contributed defaults match the server's defaults (dg_lsp/options.py)", () => {
+  const expected: Record<string, unknown> = {
+    model: "embedded", device: null, maxContextTokens: 1024, maxFillTokens: 64, debounceMs: 60, candidates: 3,
+    holeMarker: "???", enabledLanguages: ["*"], completionItems: false, trustRemoteCode: false, inlineMultiline: true,
+  };
+  for (const key of SERVER_SETTING_KEYS) assert.deepEqual(contributed[`dgLsp.${key}`].default, expected[key], key);
 });
