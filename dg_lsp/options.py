@@ -1,0 +1,127 @@
+"""Typed settings. Sources, later wins: defaults < `initializationOptions` < `workspace/configuration`
+(section `dgLsp`, re-read on `workspace/didChangeConfiguration`) < command-line flags (`--model`,
+`--device`). A bad value never crashes the server: it is reported (the caller shows it with
+`window/showMessage`) and the default is used instead.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+SECTION = "dgLsp"
+
+
+@dataclass(frozen=True)
+class Settings:
+    model: str = "embedded"  # embedded | random:tiny | local path | hub id | http(s)://remote
+    device: str | None = None  # cpu | cuda | cuda:N; None: cuda when available
+    max_context_tokens: int = 1024  # fixed-text tokens around the holes
+    max_fill_tokens: int = 64  # per multi-line hole; single-line holes take half
+    debounce_ms: int = 60  # wait this long after the last keystroke before running the engine
+    candidates: int = 3  # alternatives on explicit invoke and in code actions
+    hole_marker: str = "???"
+    enabled_languages: tuple[str, ...] = ("*",)  # languageIds, "*" for all
+    completion_items: bool = False  # also answer textDocument/completion with the fill
+    trust_remote_code: bool = False  # let a hub/local model run its own Python code
+    inline_multiline: bool = True  # allow multi-line ghost text after a block opener
+
+    def language_enabled(self, language_id: str) -> bool:
+        return "*" in self.enabled_languages or language_id in self.enabled_languages
+
+    @property
+    def single_line_tokens(self) -> int:
+        return max(8, self.max_fill_tokens // 2)
+
+
+# wire name → (field, check); a check returns the value to use or raises ValueError(reason).
+def _int(lo: int, hi: int):
+    def check(v: Any) -> int:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or int(v) != v:
+            raise ValueError("expected an integer")
+        if not lo <= v <= hi:
+            raise ValueError(f"expected {lo}..{hi}")
+        return int(v)
+    return check
+
+
+def _bool(v: Any) -> bool:
+    if not isinstance(v, bool):
+        raise ValueError("expected true or false")
+    return v
+
+
+def _str(allow_empty: bool = False):
+    def check(v: Any) -> str:
+        if not isinstance(v, str) or (not allow_empty and not v.strip()):
+            raise ValueError("expected a non-empty string")
+        return v.strip()
+    return check
+
+
+def _device(v: Any) -> str | None:
+    if v is None or v == "" or v == "auto":
+        return None
+    if not isinstance(v, str) or not (v in {"cpu", "cuda", "mps"} or v.startswith("cuda:")):
+        raise ValueError("expected auto, cpu, cuda, cuda:N or mps")
+    return v
+
+
+def _languages(v: Any) -> tuple[str, ...]:
+    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+        raise ValueError("expected a list of language ids")
+    return tuple(v) or ("*",)
+
+
+CHECKS = {
+    "model": ("model", _str()),
+    "device": ("device", _device),
+    "maxContextTokens": ("max_context_tokens", _int(64, 32768)),
+    "maxFillTokens": ("max_fill_tokens", _int(1, 1024)),
+    "debounceMs": ("debounce_ms", _int(0, 5000)),
+    "candidates": ("candidates", _int(1, 8)),
+    "holeMarker": ("hole_marker", _str()),
+    "enabledLanguages": ("enabled_languages", _languages),
+    "completionItems": ("completion_items", _bool),
+    "trustRemoteCode": ("trust_remote_code", _bool),
+    "inlineMultiline": ("inline_multiline", _bool),
+}
+
+
+@dataclass
+class Parsed:
+    settings: Settings
+    problems: list[str] = field(default_factory=list)
+
+
+def parse(raw: Any, base: Settings | None = None) -> Parsed:
+    """Apply the user's settings (a dict; either the `dgLsp` section itself or an object holding
+    it) on top of `base`. Unknown keys are ignored; bad values keep the base value."""
+    base = base or Settings()
+    if raw is None:
+        return Parsed(base)
+    if not isinstance(raw, dict):
+        return Parsed(base, [f"{SECTION} settings must be an object, got {type(raw).__name__}"])
+    if isinstance(raw.get(SECTION), dict):
+        raw = raw[SECTION]
+    values, problems = {}, []
+    for key, value in raw.items():
+        if key not in CHECKS:
+            continue
+        name, check = CHECKS[key]
+        try:
+            values[name] = check(value)
+        except ValueError as exc:
+            default = getattr(Settings(), name)
+            problems.append(f"{SECTION}.{key} = {value!r} ignored ({exc}); using {default!r}")
+            values[name] = default
+    return Parsed(replace(base, **values), problems)
+
+
+def with_cli(settings: Settings, model: str | None, device: str | None) -> Settings:
+    """Command-line flags beat every client setting."""
+    return replace(settings, **{k: v for k, v in (("model", model), ("device", device)) if v})
+
+
+def to_wire(settings: Settings) -> dict[str, Any]:
+    wire = {name: key for key, (name, _) in CHECKS.items()}
+    return {wire[f.name]: getattr(settings, f.name) for f in fields(settings)}

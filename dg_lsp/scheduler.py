@@ -1,0 +1,182 @@
+"""The engine worker: one thread owns the engine, jobs are debounced, superseded and cancelled.
+
+`Engine.infill` is not thread-safe, so every engine call (loading included) runs on the single
+worker thread. A job for a document supersedes the older job for the same document: a pending one
+is dropped, a running one has its CancelToken fired, which the denoising loop checks between steps.
+Handlers await the job's future from the asyncio loop; `$/cancelRequest` cancels the awaiting task,
+which fires the token too (see `Ticket.cancel`).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from engine.api import Cancelled, CancelToken
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+K = TypeVar("K")
+
+
+class Superseded(Cancelled):
+    """A newer request for the same document replaced this one."""
+
+
+@dataclass
+class Ticket:
+    key: str | None
+    fn: Callable[[CancelToken], Any]
+    not_before: float  # time.monotonic() deadline: the debounce
+    future: Future = field(default_factory=Future)
+    token: CancelToken = field(default_factory=CancelToken)
+
+    def cancel(self) -> None:
+        """Drop a pending job or stop a running one at its next denoising step."""
+        self.token.cancel()
+        self.future.cancel()
+
+
+class Scheduler:
+    def __init__(self, name: str = "dg-lsp-engine") -> None:
+        self._cond = threading.Condition()
+        self._pending: list[Ticket] = []
+        self._running: Ticket | None = None
+        self._closed = False
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, fn: Callable[[CancelToken], T], *, key: str | None = None, debounce_s: float = 0.0,
+               supersede: bool = True) -> Ticket:
+        ticket = Ticket(key, fn, time.monotonic() + debounce_s)
+        with self._cond:
+            if self._closed:
+                ticket.future.set_exception(RuntimeError("the engine worker has stopped"))
+                return ticket
+            if supersede and key is not None:
+                for old in [t for t in self._pending if t.key == key]:
+                    self._pending.remove(old)
+                    old.token.cancel()
+                    _fail(old.future, Superseded("a newer request for this document replaced it"))
+                if self._running is not None and self._running.key == key:
+                    self._running.token.cancel()
+            self._pending.append(ticket)
+            self._cond.notify()
+        return ticket
+
+    @property
+    def busy(self) -> bool:
+        return self._running is not None or bool(self._pending)
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            for t in self._pending:
+                t.token.cancel()
+                _fail(t.future, Cancelled("server shutting down"))
+            self._pending.clear()
+            if self._running is not None:
+                self._running.token.cancel()
+            self._cond.notify()
+
+    def _next(self) -> Ticket | None:
+        with self._cond:
+            while not self._closed:
+                now = time.monotonic()
+                self._pending = [t for t in self._pending if not t.future.cancelled()]
+                ready = [t for t in self._pending if t.not_before <= now]
+                if ready:
+                    ticket = min(ready, key=lambda t: t.not_before)
+                    self._pending.remove(ticket)
+                    self._running = ticket
+                    return ticket
+                timeout = min((t.not_before for t in self._pending), default=now + 3600) - now
+                self._cond.wait(timeout=max(timeout, 0.0))
+            return None
+
+    def _loop(self) -> None:
+        while (ticket := self._next()) is not None:
+            try:
+                if not ticket.future.set_running_or_notify_cancel():
+                    continue
+                if ticket.token.cancelled:
+                    ticket.future.set_exception(Cancelled("cancelled before it started"))
+                    continue
+                try:
+                    ticket.future.set_result(ticket.fn(ticket.token))
+                except BaseException as exc:  # delivered to the awaiting handler, never lost
+                    ticket.future.set_exception(exc)
+            finally:
+                with self._cond:
+                    self._running = None
+
+
+def _fail(future: Future, exc: BaseException) -> None:
+    if future.set_running_or_notify_cancel():
+        future.set_exception(exc)
+
+
+class LRU(Generic[K, T]):
+    """A small least-recently-used map (results of identical requests)."""
+
+    def __init__(self, size: int = 128) -> None:
+        self.size = size
+        self._data: OrderedDict[K, T] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: K) -> T | None:
+        with self._lock:
+            if key not in self._data:
+                return None
+            self._data.move_to_end(key)
+            return self._data[key]
+
+    def put(self, key: K, value: T) -> None:
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self.size:
+                self._data.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+@dataclass
+class Shown:
+    text: str  # the document text when the suggestion was computed
+    offset: int  # where it was inserted
+    fill: str
+
+
+class TypedThrough:
+    """Remembers the suggestion last shown per document. When the user has since typed the start
+    of it (and changed nothing else), the rest is served without running the engine."""
+
+    def __init__(self) -> None:
+        self._shown: dict[str, Shown] = {}
+
+    def remember(self, uri: str, text: str, offset: int, fill: str) -> None:
+        if fill:
+            self._shown[uri] = Shown(text, offset, fill)
+
+    def forget(self, uri: str) -> None:
+        self._shown.pop(uri, None)
+
+    def lookup(self, uri: str, text: str, offset: int) -> str | None:
+        shown = self._shown.get(uri)
+        if shown is None or offset < shown.offset:
+            return None
+        typed = text[shown.offset:offset]
+        grew = len(text) - len(shown.text)
+        if grew != len(typed) or not shown.fill.startswith(typed) or len(typed) >= len(shown.fill):
+            return None
+        # Everything outside the typed run must be unchanged (compared in C, microseconds).
+        if text[:shown.offset] != shown.text[:shown.offset] or text[offset:] != shown.text[shown.offset:]:
+            return None
+        return shown.fill[len(typed):]
