@@ -70,10 +70,11 @@ def run_eval(args: argparse.Namespace, *, fill: FillFn | None = None) -> int:
         return 2
     max_tokens = _opt(args, "max_tokens", DEFAULT_MAX_TOKENS[subset])
     start = time.perf_counter()
+    injected = None if fill is None else getattr(fill, "__name__", "custom")
     if fill is None:
         fill, engine_info = _filler(args, subset, max_tokens)
     else:
-        engine_info = {"name": getattr(fill, "__name__", "custom")}
+        engine_info = {"name": injected}
     load_s = time.perf_counter() - start
 
     sandbox = SandboxConfig(timeout_s=args.timeout, memory_mb=_opt(args, "memory_mb", 1024))
@@ -83,7 +84,8 @@ def run_eval(args: argparse.Namespace, *, fill: FillFn | None = None) -> int:
                        progress=Progress(len(problems), subset))
     wall_s = time.perf_counter() - start
 
-    report: dict[str, Any] = {"benchmark": "humaneval-infilling", "subset": subset, "model": args.model}
+    model = args.model if injected is None else injected
+    report: dict[str, Any] = {"benchmark": "humaneval-infilling", "subset": subset, "model": model}
     report.update(summarise(results, args.candidates))
     report.update({"max_tokens": max_tokens, "timeout_s": args.timeout, "load_s": round(load_s, 3),
                    "wall_s": round(wall_s, 3), "engine": engine_info,

@@ -16,11 +16,12 @@ class Progress:
     """A counter with rate and ETA. On a terminal it redraws one line; otherwise (CI logs) it prints a
     line every `every_s` seconds and at the end."""
 
-    def __init__(self, total: int, label: str, stream: TextIO = sys.stderr, every_s: float = 30.0) -> None:
-        self.total, self.label, self.stream, self.every_s = total, label, stream, every_s
+    def __init__(self, total: int, label: str, stream: TextIO | None = None, every_s: float = 30.0) -> None:
+        self.total, self.label, self.every_s = total, label, every_s
+        self.stream = stream if stream is not None else sys.stderr
         self.start = time.perf_counter()
         self.last_print = -1e9
-        self.tty = stream.isatty()
+        self.tty = self.stream.isatty()
 
     def __call__(self, filled: int, tested: int, total_tests: int) -> None:
         now = time.perf_counter()
@@ -29,8 +30,10 @@ class Progress:
             return
         self.last_print = now
         elapsed = now - self.start
-        # Fills dominate the run; once they are done, only the test queue is left.
-        eta = elapsed / filled * (self.total - filled) if filled else float("nan")
+        # Whichever queue finishes last: fills (serial, engine-bound) or tests (the sandbox pool).
+        fill_eta = elapsed / filled * (self.total - filled) if filled else float("nan")
+        test_eta = elapsed / tested * (total_tests - tested) if tested else float("nan")
+        eta = max(fill_eta, test_eta) if tested else fill_eta
         line = (f"[eval {self.label}] filled {filled}/{self.total} · tested {tested}/{total_tests} · "
                 f"{elapsed:.0f}s elapsed · ETA {_duration(eta)}")
         if self.tty:
