@@ -1,0 +1,51 @@
+"""What a backend must say so the one denoising loop can drive it: how to tokenize, how to embed
+context, how to run one step over the canvas, and what its noise is."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import torch
+
+from engine.canvas import Layout
+
+
+@dataclass
+class BackendInfo:
+    name: str  # e.g. "embedded", "llada", "dream", "diffusion-gemma"
+    model: str  # path or id
+    device: str
+    dtype: str
+    max_context: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Backend(ABC):
+    info: BackendInfo
+    device: torch.device
+    mask_id: int  # the noise token (for uniform-noise models: unused in the canvas, still a valid id)
+    eom_ids: frozenset[int]  # end-of-middle / pad / eos: a fill ends at the first of these
+    noise: Literal["mask", "uniform"] = "mask"
+    buckets: list[int] = [8, 16, 32, 64, 128]
+    vocab_size: int
+    default_rule: str = "threshold"
+
+    @abstractmethod
+    def encode(self, text: str) -> list[int]: ...
+
+    @abstractmethod
+    def decode(self, ids: list[int]) -> str: ...
+
+    @abstractmethod
+    def token_texts(self) -> list[str]:
+        """Decoded text of every token id (for token healing constraints)."""
+
+    @abstractmethod
+    def prepare(self, layout: Layout, cache_key: str | None) -> Any:
+        """Encode the context once per request (reusing what a cache allows); returns a handle
+        `step` uses. Must set `layout.cached_tokens`."""
+
+    @abstractmethod
+    def step(self, ctx: Any, canvas: torch.Tensor, layout: Layout) -> torch.Tensor:
+        """canvas [B, C] token ids -> logits [B, C, V] (same-position logits)."""

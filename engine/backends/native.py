@@ -1,0 +1,93 @@
+"""The embedded model as a backend: exact stream caches, canvas-only steps."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from engine.backends.base import Backend, BackendInfo
+from engine.cache import LRU, match_streams
+from engine.canvas import Layout
+from engine.model import DiffusionCoder, ModelConfig, StreamCache, load_model
+
+WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
+TINY = ModelConfig(d_model=64, n_layers=2, n_heads=2, ffn_hidden=128, max_context=2048)
+
+
+def load_tokenizer(folder: Path):
+    from tokenizers import Tokenizer
+
+    path = Path(folder) / "tokenizer.json"
+    if not path.exists():
+        raise FileNotFoundError(f"no tokenizer.json in {folder}")
+    return Tokenizer.from_file(str(path))
+
+
+class NativeBackend(Backend):
+    def __init__(self, model: DiffusionCoder, tokenizer, name: str, source: str, device: torch.device,
+                 cache_size: int = 8):
+        self.model = model
+        self.tok = tokenizer
+        self.device = device
+        cfg = model.cfg
+        self.mask_id, self.vocab_size = cfg.mask_id, cfg.vocab_size
+        self.eom_ids = frozenset({cfg.eom_id, cfg.pad_id, cfg.eos_id})
+        self.buckets = list(cfg.buckets)
+        self.cache: LRU[list[StreamCache | None]] = LRU(cache_size)
+        self._texts: list[str] | None = None
+        dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
+        self.info = BackendInfo(name, source, str(device), dtype, cfg.max_context,
+                                {"parameters": sum(p.numel() for p in model.parameters())})
+
+    @classmethod
+    def from_folder(cls, folder: Path, device: torch.device, name: str = "embedded") -> "NativeBackend":
+        folder = Path(folder)
+        if not (folder / "model.safetensors").exists():
+            raise FileNotFoundError(
+                f"embedded model weights not found at {folder / 'model.safetensors'}; reinstall dg-lsp "
+                "or train them with `python -m engine.train.train` (see engine/weights/MODEL_CARD.md)")
+        try:
+            model = load_model(folder, device=str(device))
+        except Exception as exc:  # corrupt or mismatched weights: say which file
+            raise ValueError(f"cannot load the model in {folder}: {exc}") from exc
+        return cls(model, load_tokenizer(folder), name, str(folder), device)
+
+    @classmethod
+    def tiny_random(cls, device: torch.device, seed: int = 0) -> "NativeBackend":
+        """A tiny randomly initialised model with the shipped tokenizer: real code paths, no weights."""
+        tok = load_tokenizer(WEIGHTS)
+        cfg = ModelConfig(**{**TINY.to_dict(), "vocab_size": tok.get_vocab_size()})
+        torch.manual_seed(seed)
+        return cls(DiffusionCoder(cfg).to(device).eval(), tok, "random:tiny", "random:tiny", device)
+
+    def encode(self, text: str) -> list[int]:
+        return self.tok.encode(text).ids if text else []
+
+    def decode(self, ids: list[int]) -> str:
+        return self.tok.decode(ids, skip_special_tokens=False)
+
+    def token_texts(self) -> list[str]:
+        if self._texts is None:
+            specials = {self.tok.token_to_id(t) for t in self.tok.get_vocab() if t.startswith("<|")}
+            self._texts = ["" if i in specials else self.tok.decode([i]) for i in range(self.vocab_size)]
+        return self._texts
+
+    def prepare(self, layout: Layout, cache_key: str | None) -> list[tuple[StreamCache, int]]:
+        old = self.cache.get(cache_key)
+        paired = match_streams(old, layout.streams, lambda c: c.ids if c is not None else [])
+        caches: list[StreamCache | None] = []
+        reused = 0
+        for ids, past in zip(layout.streams, paired):
+            if not ids:
+                caches.append(None)
+                continue
+            cache, fresh = self.model.encode_stream(ids, past)
+            reused += len(ids) - fresh.shape[1]  # hidden states come back only for re-encoded tokens
+            caches.append(cache)
+        layout.cached_tokens = reused
+        self.cache.put(cache_key, caches)
+        return [(c, off) for c, off in zip(caches, layout.stream_offsets) if c is not None]
+
+    def step(self, ctx: list[tuple[StreamCache, int]], canvas: torch.Tensor, layout: Layout) -> torch.Tensor:
+        return self.model.canvas_logits(canvas, layout.canvas_positions(self.device), ctx)
+

@@ -1,0 +1,216 @@
+"""The Engine: request → layout → context → denoising (growing holes as needed) → fills.
+
+Token healing (Microsoft guidance's term): when the text before a hole ends inside a word, its last
+token is taken back into the hole and the hole's first token is constrained to start with that
+text, so the model writes `return` as one token instead of continuing `ret` with `urn`.
+"""
+from __future__ import annotations
+
+import os
+import re
+import time
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+
+from engine.api import CancelToken, Candidate, Hole, InfillError, InfillRequest, InfillResult, InfillStats, validate
+from engine.backends.base import Backend
+from engine.canvas import Layout, budget_streams, first_bucket, next_bucket
+from engine.sampler import CanvasState, SamplerConfig, denoise
+
+_WORD_END = re.compile(r"[A-Za-z0-9_]$")
+
+
+def pick_device(device: str | None) -> torch.device:
+    if device in (None, "", "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise InfillError(f"device {device!r} requested but CUDA is not available")
+    return torch.device(device)
+
+
+def resolve_backend(spec: str, device: str | None = None, trust_remote_code: bool = False, **options) -> Backend:
+    from engine.backends.native import WEIGHTS, NativeBackend
+
+    dev = pick_device(device)
+    if spec in ("", "embedded"):
+        return NativeBackend.from_folder(WEIGHTS, dev)
+    if spec.startswith("random:"):
+        return NativeBackend.tiny_random(dev)
+    if spec.startswith(("http://", "https://")):
+        from engine.backends.remote import RemoteBackend
+
+        return RemoteBackend(spec, **options)
+    path = Path(os.path.expanduser(spec))
+    if path.is_dir():
+        cfg = path / "config.json"
+        if not cfg.exists():
+            raise InfillError(f"{path} has no config.json: not a model folder")
+        import json
+
+        conf = json.loads(cfg.read_text())
+        if "model_type" not in conf and "d_model" in conf:  # our own format
+            return NativeBackend.from_folder(path, dev, name=f"native:{path.name}")
+        if conf.get("model_type") == "diffusion_gemma":
+            from engine.backends.diffusion_gemma import DiffusionGemmaBackend
+
+            return DiffusionGemmaBackend(str(path), dev, trust_remote_code=trust_remote_code, **options)
+        from engine.backends.hf_masked import HFMaskedBackend
+
+        return HFMaskedBackend(str(path), dev, trust_remote_code=trust_remote_code, **options)
+    if re.fullmatch(r"[\w.-]+/[\w.-]+", spec):  # a hub id
+        from engine.backends.hf_masked import load_hub_backend
+
+        return load_hub_backend(spec, dev, trust_remote_code=trust_remote_code, **options)
+    raise InfillError(f"unknown model spec {spec!r}: use 'embedded', a model folder, a hub id (org/name) or an http(s) URL")
+
+
+class Engine:
+    def __init__(self, backend: Backend, spec: str = ""):
+        self.backend = backend
+        self.spec = spec
+        self.sampler = SamplerConfig(rule=backend.default_rule)
+        self._eom = torch.tensor(sorted(backend.eom_ids), device=backend.device)
+
+    @property
+    def info(self) -> dict:
+        i = self.backend.info
+        return {"name": i.name, "model": i.model, "device": i.device, "dtype": i.dtype,
+                "max_context": i.max_context, **i.extra}
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.backend.encode(text))
+
+    # ---- request -> layout --------------------------------------------------------------------
+    def _normalise(self, segments) -> tuple[list[str], list[Hole]]:
+        """Alternate text and holes: text, hole, text, …, text (empty text where two holes touch)."""
+        texts, holes, pending = [], [], ""
+        for seg in segments:
+            if isinstance(seg, Hole):
+                texts.append(pending)
+                holes.append(seg)
+                pending = ""
+            else:
+                pending += seg
+        texts.append(pending)
+        return texts, holes
+
+    @lru_cache(maxsize=256)
+    def _heal_mask(self, text: str) -> torch.Tensor | None:
+        allowed = torch.tensor([t.startswith(text) for t in self.backend.token_texts()], device=self.backend.device)
+        return allowed if bool(allowed.any()) else None
+
+    def _layout(self, texts: list[str], holes: list[Hole]) -> tuple[Layout, list[str], dict[int, torch.Tensor]]:
+        streams = [self.backend.encode(t) for t in texts]
+        heals = [""] * len(holes)
+        for i in range(len(holes)):
+            s = streams[i]
+            if s and _WORD_END.search(texts[i]):
+                tail = self.backend.token_texts()[s[-1]]
+                if tail and texts[i].endswith(tail) and self._heal_mask(tail) is not None:
+                    heals[i], streams[i] = tail, s[:-1]
+        streams = budget_streams(streams, self.backend.info.max_context)
+        sizes = [first_bucket(self.backend.buckets, h.length_hint, h.single_line, h.max_tokens) for h in holes]
+        layout = Layout(streams, sizes)
+        return layout, heals, {}
+
+    def _constraints(self, layout: Layout, heals: list[str]) -> dict[int, torch.Tensor]:
+        return {sl.start: self._heal_mask(h) for sl, h in zip(layout.hole_slices(), heals) if h}
+
+    # ---- the request ----------------------------------------------------------------------------
+    def infill(self, request: InfillRequest, cancel: CancelToken | None = None) -> InfillResult:
+        validate(request)
+        t0 = time.perf_counter()
+        ms: dict[str, float] = {}
+        texts, holes = self._normalise(request.segments)
+        layout, heals, _ = self._layout(texts, holes)
+        t1 = time.perf_counter()
+        ms["tokenize"] = (t1 - t0) * 1e3
+        with torch.inference_mode():
+            ctx = self.backend.prepare(layout, request.cache_key)
+            t2 = time.perf_counter()
+            ms["context"] = (t2 - t1) * 1e3
+            state, layout, nfe = self._denoise(request, holes, heals, layout, ctx, cancel)
+        t3 = time.perf_counter()
+        ms["denoise"] = (t3 - t2) * 1e3
+        candidates = [self._decode(state, layout, holes, heals, row) for row in range(request.candidates)]
+        ms["total"] = (time.perf_counter() - t0) * 1e3
+        committed = int(state.committed[0].sum())
+        stats = InfillStats(nfe=nfe, tokens=committed, context_tokens=layout.context_len,
+                            cached_tokens=layout.cached_tokens, ms=ms)
+        return InfillResult(candidates, stats)
+
+    def _sampler_config(self, request: InfillRequest) -> SamplerConfig:
+        cfg = SamplerConfig(**self.sampler.__dict__)
+        cfg.rule = request.rule or cfg.rule
+        if request.threshold is not None:
+            cfg.threshold = request.threshold
+        if request.tokens_per_step is not None:
+            cfg.tokens_per_step = request.tokens_per_step
+        if self.backend.device.type == "cuda":
+            cfg.sync_every = 4  # fewer host syncs; extra steps on a finished canvas are no-ops
+        return cfg
+
+    def _denoise(self, request: InfillRequest, holes: list[Hole], heals: list[str], layout: Layout, ctx,
+                 cancel: CancelToken | None):
+        dev, B = self.backend.device, request.candidates
+        gen = torch.Generator(device=dev)
+        gen.manual_seed(request.seed if request.seed is not None else int(time.time_ns() % 2**31))
+        temps = torch.full((B,), request.alt_temperature, device=dev)
+        temps[0] = request.temperature
+        if request.temperature > 0:
+            temps[:] = request.temperature
+        cfg = self._sampler_config(request)
+        C = layout.canvas_len
+        state = CanvasState(torch.zeros(B, C, dtype=torch.long, device=dev), torch.zeros(B, C, dtype=torch.bool, device=dev),
+                            torch.zeros(B, C, device=dev))
+        caps = [next((b for b in self.backend.buckets if b >= h.max_tokens), self.backend.buckets[-1]) for h in holes]
+        nfe = 0
+        while True:
+            nfe += denoise(lambda x: self.backend.step(ctx, x, layout), state, layout.hole_index(dev), cfg=cfg,
+                           mask_id=self.backend.mask_id, eom_ids=self._eom, temperatures=temps,
+                           constraints=self._constraints(layout, heals),
+                           noise_vocab=self.backend.vocab_size if self.backend.noise == "uniform" else 0,
+                           cancel=cancel, generator=gen)
+            grow = [i for i, sl in enumerate(layout.hole_slices())
+                    if layout.hole_sizes[i] < caps[i] and not bool(torch.isin(state.tokens[:, sl], self._eom).any(1).all())]
+            if not grow:
+                return state, layout, nfe
+            state, layout = self._grow(state, layout, grow)
+
+    def _grow(self, state: CanvasState, layout: Layout, grow: list[int]) -> tuple[CanvasState, Layout]:
+        """Give each full hole its next bucket: committed tokens stay; new positions are open, or
+        end-of-middle for rows whose fill already ended in that hole."""
+        new = layout
+        for i in grow:
+            new = new.grown(i, next_bucket(self.backend.buckets, new.hole_sizes[i]))
+        B, dev = state.tokens.shape[0], state.tokens.device
+        parts_t, parts_c, parts_l = [], [], []
+        fill = int(self._eom[0])
+        for i, (old_sl, size) in enumerate(zip(layout.hole_slices(), new.hole_sizes)):
+            t, c, lp = state.tokens[:, old_sl], state.committed[:, old_sl], state.logp[:, old_sl]
+            extra = size - t.shape[1]
+            if extra:
+                ended = torch.isin(t, self._eom).any(1, keepdim=True).expand(B, extra)
+                t = torch.cat([t, torch.full((B, extra), fill, device=dev, dtype=t.dtype)], 1)
+                c = torch.cat([c, ended], 1)
+                lp = torch.cat([lp, torch.zeros(B, extra, device=dev)], 1)
+            parts_t.append(t)
+            parts_c.append(c)
+            parts_l.append(lp)
+        return CanvasState(torch.cat(parts_t, 1), torch.cat(parts_c, 1), torch.cat(parts_l, 1)), new
+
+    def _decode(self, state: CanvasState, layout: Layout, holes: list[Hole], heals: list[str], row: int) -> Candidate:
+        fills, logps = [], []
+        tokens = state.tokens[row].tolist()
+        for sl, hole, heal in zip(layout.hole_slices(), holes, heals):
+            ids = tokens[sl]
+            end = next((k for k, t in enumerate(ids) if t in self.backend.eom_ids), len(ids))
+            logps += state.logp[row, sl][: min(end + 1, len(ids))].tolist()
+            text = self.backend.decode(ids[:min(end, hole.max_tokens)])
+            text = text[len(heal):] if heal and text.startswith(heal) else text
+            if hole.single_line and "\n" in text:
+                text = text[: text.index("\n") + 1]  # a line ends with its newline
+            fills.append(text)
+        return Candidate(fills, sum(logps) / max(1, len(logps)))

@@ -1,0 +1,123 @@
+"""The denoising loop: one function for every backend.
+
+Each step predicts every open canvas position, then commits some of them:
+
+* ``threshold`` — every position whose confidence passes τ, and always at least the most
+  confident one per row (Fast-dLLM's parallel decoding, Wu et al. 2025);
+* ``topk`` — the k most confident per step (LLaDA's low-confidence remasking, Nie et al. 2025);
+* ``entropy`` — positions in order of rising entropy while the summed entropy stays under a bound
+  (DiffusionGemma's entropy-bounded sampler; Ben-Hamu et al. 2025); uncommitted positions are
+  renoised with uniform random tokens when the backend's noise is uniform.
+
+Adaptive stopping: when every open position predicts the same token as in the previous step and
+all are at least `stable_conf` confident, they are committed together. A committed end-of-middle
+token ends its hole: later positions of that hole become end-of-middle too.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from engine.api import CancelToken, Cancelled
+
+
+@dataclass
+class SamplerConfig:
+    rule: str = "threshold"
+    threshold: float = 0.85
+    tokens_per_step: int = 1
+    entropy_bound: float = 1.0
+    stable_conf: float = 0.6
+    max_steps: int = 512
+    sync_every: int = 1  # steps between host-side termination checks (raise on CUDA)
+
+
+@dataclass
+class CanvasState:
+    tokens: torch.Tensor  # [B, C] committed token (garbage where not committed)
+    committed: torch.Tensor  # [B, C] bool
+    logp: torch.Tensor  # [B, C] log-probability of each committed token when it was committed
+
+
+def _select(rule: str, cfg: SamplerConfig, conf: torch.Tensor, entropy: torch.Tensor, open_: torch.Tensor) -> torch.Tensor:
+    """Which open positions to commit this step. conf/entropy/open_ [B, C] -> bool [B, C]."""
+    neg = torch.finfo(conf.dtype).min
+    if rule == "topk":
+        k = min(cfg.tokens_per_step, conf.shape[1])
+        idx = conf.masked_fill(~open_, neg).topk(k, dim=1).indices
+        return torch.zeros_like(open_).scatter_(1, idx, True) & open_
+    if rule == "entropy":
+        ent = entropy.masked_fill(~open_, float("inf"))
+        order = ent.argsort(dim=1)
+        sorted_ent = ent.gather(1, order)
+        keep = (sorted_ent.cumsum(1) <= cfg.entropy_bound)
+        keep[:, 0] = True  # always at least one
+        return torch.zeros_like(open_).scatter_(1, order, keep) & open_
+    best = conf.masked_fill(~open_, neg).argmax(dim=1, keepdim=True)
+    at_least_one = torch.zeros_like(open_).scatter_(1, best, True)
+    return ((conf >= cfg.threshold) | at_least_one) & open_
+
+
+def _end_holes(state: CanvasState, hole_idx: torch.Tensor, eom_ids: torch.Tensor, fill_id: int) -> None:
+    """Positions after a committed end-of-middle in the same hole become committed end-of-middle."""
+    is_eom = (state.committed & torch.isin(state.tokens, eom_ids)).long()  # [B, C]
+    cum = is_eom.cumsum(1)
+    # eom count before each hole's first position, per row
+    starts = torch.zeros_like(hole_idx, dtype=torch.bool)
+    starts[0] = True
+    starts[1:] = hole_idx[1:] != hole_idx[:-1]
+    before_hole = (cum - is_eom)[:, starts]  # [B, n_holes]
+    seen_before = (cum - is_eom - before_hole[:, hole_idx]) > 0
+    state.tokens = torch.where(seen_before, torch.full_like(state.tokens, fill_id), state.tokens)
+    state.logp = torch.where(seen_before & ~state.committed, torch.zeros_like(state.logp), state.logp)
+    state.committed = state.committed | seen_before
+
+
+def denoise(step: Callable[[torch.Tensor], torch.Tensor], state: CanvasState, hole_idx: torch.Tensor, *,
+            cfg: SamplerConfig, mask_id: int, eom_ids: torch.Tensor, temperatures: torch.Tensor,
+            constraints: dict[int, torch.Tensor] | None = None, noise_vocab: int = 0,
+            cancel: CancelToken | None = None, generator: torch.Generator | None = None) -> int:
+    """Run until every canvas position is committed. `temperatures` [B] (0 = greedy row);
+    `constraints` maps a canvas position to a bool [V] of allowed tokens; `noise_vocab` > 0 means
+    uniform noise: open positions hold random ids below it instead of the mask. Returns forward passes."""
+    nfe, prev_pred = 0, None
+    vocab_fill = int(eom_ids[0])
+    sample_rows = temperatures > 0
+    while nfe < cfg.max_steps:
+        if nfe % cfg.sync_every == 0 and bool(state.committed.all()):
+            break
+        if cancel is not None and cancel.cancelled:
+            raise Cancelled()
+        if noise_vocab:
+            noise = torch.randint(0, noise_vocab, state.tokens.shape, device=state.tokens.device, generator=generator)
+            x = torch.where(state.committed, state.tokens, noise)
+        else:
+            x = torch.where(state.committed, state.tokens, torch.full_like(state.tokens, mask_id))
+        logits = step(x).float()  # [B, C, V]
+        nfe += 1
+        logits[..., mask_id] = float("-inf")
+        for pos, allowed in (constraints or {}).items():
+            logits[:, pos].masked_fill_(~allowed, float("-inf"))
+        logp = torch.log_softmax(logits, dim=-1)
+        pred = logp.argmax(-1)
+        if bool(sample_rows.any()):
+            t = temperatures.clamp(min=1e-4)[:, None, None]
+            gumbel = -torch.log(-torch.log(torch.rand(logp.shape, device=logp.device, generator=generator).clamp(1e-9, 1)))
+            sampled = (logp / t + gumbel).argmax(-1)
+            pred = torch.where(sample_rows[:, None], sampled, pred)
+        chosen = logp.gather(-1, pred[..., None])[..., 0]  # [B, C]
+        conf = chosen.exp()
+        entropy = -(logp.exp() * logp.nan_to_num(neginf=0.0)).sum(-1)
+        open_ = ~state.committed
+        sel = _select(cfg.rule, cfg, conf, entropy, open_)
+        if prev_pred is not None:  # adaptive stop: stable and confident
+            stable = ((pred == prev_pred) | ~open_).all(1) & (conf.masked_fill(~open_, 1.0).min(1).values >= cfg.stable_conf)
+            sel = sel | (open_ & stable[:, None])
+        prev_pred = pred
+        state.tokens = torch.where(sel, pred, state.tokens)
+        state.logp = torch.where(sel, chosen, state.logp)
+        state.committed = state.committed | sel
+        _end_holes(state, hole_idx, eom_ids, vocab_fill)
+    return nfe
