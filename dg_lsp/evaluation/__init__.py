@@ -12,7 +12,8 @@ import time
 from typing import Any
 
 from dg_lsp.evaluation.data import DataNotFound, find_data_dir, load_problems
-from dg_lsp.evaluation.harness import FillFn, canonical_filler, engine_filler, evaluate, summarise
+from dg_lsp.evaluation.harness import (FillFn, canonical_filler, engine_filler, evaluate, server_postprocess,
+                                       summarise)
 from dg_lsp.evaluation.report import Progress, table, write_samples
 from dg_lsp.evaluation.sandbox import SandboxConfig, netns_available
 
@@ -34,6 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="address-space limit per test program (default 1024)")
     parser.add_argument("--defer-tests", action="store_true", default=None,
                         help="run the tests after the last fill, so fill timings see an otherwise idle machine")
+    parser.add_argument("--postprocess", action="store_true", default=None,
+                        help="apply the server's fill post-processing (dg_lsp.edits) before testing")
     parser.add_argument("--seed", type=int, default=None, help="sampling seed for alternatives (default 0)")
     parser.add_argument("--rule", choices=["threshold", "topk", "entropy"], default=None)
     parser.add_argument("--threshold", type=float, default=None)
@@ -75,6 +78,9 @@ def run_eval(args: argparse.Namespace, *, fill: FillFn | None = None) -> int:
         fill, engine_info = _filler(args, subset, max_tokens)
     else:
         engine_info = {"name": injected}
+    postprocess = bool(getattr(args, "postprocess", False))
+    if postprocess:
+        fill = server_postprocess(fill, single_line=subset == "single-line", max_tokens=max_tokens)
     load_s = time.perf_counter() - start
 
     sandbox = SandboxConfig(timeout_s=args.timeout, memory_mb=_opt(args, "memory_mb", 1024))
@@ -87,7 +93,7 @@ def run_eval(args: argparse.Namespace, *, fill: FillFn | None = None) -> int:
     model = args.model if injected is None else injected
     report: dict[str, Any] = {"benchmark": "humaneval-infilling", "subset": subset, "model": model}
     report.update(summarise(results, args.candidates))
-    report.update({"max_tokens": max_tokens, "timeout_s": args.timeout, "load_s": round(load_s, 3),
+    report.update({"max_tokens": max_tokens, "postprocess": postprocess, "timeout_s": args.timeout, "load_s": round(load_s, 3),
                    "wall_s": round(wall_s, 3), "engine": engine_info,
                    "sandbox": {"memory_mb": sandbox.memory_mb, "network_namespace": netns_available()}})
     samples = getattr(args, "samples", None)

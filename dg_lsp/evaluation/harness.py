@@ -82,8 +82,41 @@ def engine_filler(engine: Any, *, single_line: bool, max_tokens: int, candidates
         except InfillError as exc:
             return Fill(texts=[], ms=(time.perf_counter() - start) * 1000, error=str(exc))
         ms = (time.perf_counter() - start) * 1000
-        return Fill(texts=[c.fills[0] for c in result.candidates], ms=ms, nfe=result.stats.nfe,
+        texts = [c.fills[0] for c in result.candidates]
+        if single_line:  # the line's own newline is the hole's tail; the server's edits cut here too
+            texts = [t.split("\n", 1)[0] for t in texts]
+        return Fill(texts=texts, ms=ms, nfe=result.stats.nfe,
                     tokens_per_step=result.stats.tokens_per_step)
+
+    return fill
+
+
+def server_postprocess(fill_fn: FillFn, *, single_line: bool, max_tokens: int) -> FillFn:
+    """Wrap a fill function with the server's post-processing (dg_lsp.edits: overlap trim, indentation,
+    bracket repair, the variant with the fewest parse errors), applied to each candidate on its own so
+    none is dropped. Its time is added to the fill's: the server pays it too."""
+    from dg_lsp import edits, languages
+    from dg_lsp.context import HoleSpan
+    from dg_lsp.documents import DocumentStore
+
+    uri = "file:///humaneval_infilling.py"
+
+    def fill(problem: Problem) -> Fill:
+        raw = fill_fn(problem)
+        if raw.error is not None or not raw.texts:
+            return raw
+        start = time.perf_counter()
+        store = DocumentStore(parser_for=languages.parser_for)
+        store.open(uri, "python", 1, problem.prompt + HOLE_TAIL + problem.suffix)
+        snap = store.snapshot(uri)
+        at = len(problem.prompt)
+        hole = HoleSpan(start=at, end=at, max_tokens=max_tokens, single_line=single_line)
+        texts = []
+        for text in raw.texts:
+            ranked = edits.rank(snap, [hole], [([text], 0.0)])
+            texts.append(ranked[0].fills[0] if ranked else text)  # rank drops blank fills: keep them as blank
+        ms = raw.ms + (time.perf_counter() - start) * 1000
+        return Fill(texts=texts, ms=ms, nfe=raw.nfe, tokens_per_step=raw.tokens_per_step)
 
     return fill
 

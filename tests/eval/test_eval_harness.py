@@ -8,6 +8,7 @@ import pytest
 from dg_lsp.evaluation import metrics
 from dg_lsp.evaluation.data import DataNotFound, Problem, find_data_dir, load_problems
 from dg_lsp.evaluation.harness import (Fill, canonical_filler, engine_filler, evaluate, segments_for,
+                                       server_postprocess,
                                        summarise)
 from dg_lsp.evaluation.sandbox import SandboxConfig
 
@@ -143,3 +144,20 @@ def test_percentile_is_nearest_rank():
     values = list(range(1, 101))
     assert metrics.percentile(values, 95) == 95 and metrics.percentile([7.0], 95) == 7.0
     assert metrics.percentile([], 95) is None
+
+
+def test_server_postprocessing_trims_a_repeated_suffix_line_and_keeps_canonical_fills():
+    # Spans whose next line opens a block: repeating it leaves a header without a body.
+    problems = _pick("multi-line", ["MultiLineInfilling/HumanEval/0/L0_L1", "MultiLineInfilling/HumanEval/1/L0_L4"])
+
+    def repeats_next_line(problem: Problem) -> Fill:  # right middle, then the suffix's first line again
+        return Fill(texts=[problem.canonical_solution + problem.suffix.split("\n")[0]], ms=1.0)
+
+    raw = evaluate(problems, repeats_next_line, sandbox=SANDBOX)
+    fixed = evaluate(problems, server_postprocess(repeats_next_line, single_line=False, max_tokens=128),
+                     sandbox=SANDBOX)
+    canonical = evaluate(problems, server_postprocess(canonical_filler, single_line=False, max_tokens=128),
+                         sandbox=SANDBOX)
+    assert [r.passed for r in raw] == [[False]] * len(problems)
+    assert [r.passed for r in fixed] == [[True]] * len(problems)
+    assert all(r.passed == [True] and r.exact for r in canonical)
