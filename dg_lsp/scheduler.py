@@ -180,3 +180,69 @@ class TypedThrough:
         if text[:shown.offset] != shown.text[:shown.offset] or text[offset:] != shown.text[shown.offset:]:
             return None
         return shown.fill[len(typed):]
+
+
+StateCallback = Callable[[str, str], None]  # (state, message); called from the worker thread
+
+
+class EngineHost:
+    """The engine and its state, owned by the scheduler's worker thread. `load` replaces the
+    engine (a new model setting); `submit` runs `fn(engine, token)` on the worker."""
+
+    def __init__(self, scheduler: Scheduler, on_state: StateCallback) -> None:
+        self.scheduler = scheduler
+        self.engine: Any = None
+        self.state = "loading"
+        self.spec = ""
+        self.device = ""
+        self.message = ""
+        self._on_state = on_state
+        self._generation = 0  # bumped per load: results of an older engine are not cached
+
+    @property
+    def ready(self) -> bool:
+        return self.engine is not None and self.state in {"ready", "busy"}
+
+    def _set(self, state: str, message: str = "") -> None:
+        self.state, self.message = state, message
+        self._on_state(state, message)
+
+    def load(self, spec: str, device: str | None, trust_remote_code: bool) -> Ticket:
+        self._generation += 1
+        self.engine, self.spec, self.device = None, spec, device or ""
+        self._set("loading", f"loading {spec}")
+
+        def job(token) -> Any:
+            try:
+                from engine.api import load_engine  # torch is imported here, on the worker
+
+                engine = load_engine(spec, device, trust_remote_code=trust_remote_code)
+            except BaseException as exc:
+                log.exception("loading engine %r failed", spec)
+                self._set("error", f"could not load model {spec!r}: {exc}")
+                raise
+            info = getattr(engine, "info", {}) or {}
+            self.device = str(info.get("device", device or ""))
+            self.engine = engine
+            self._set("ready", f"{spec} on {self.device}")
+            return engine
+
+        return self.scheduler.submit(job, key="__engine__", supersede=True)
+
+    @property
+    def generation(self) -> int:
+        return self._generation
+
+    def submit(self, fn: Callable[[Any, Any], T], *, key: str | None, debounce_s: float = 0.0) -> Ticket:
+        def job(token) -> T:
+            engine = self.engine
+            if engine is None:
+                raise RuntimeError(f"the model is not loaded ({self.state}: {self.message})")
+            self._set("busy", "filling")
+            try:
+                return fn(engine, token)
+            finally:
+                if self.engine is engine and self.state == "busy":
+                    self._set("ready", f"{self.spec} on {self.device}")
+
+        return self.scheduler.submit(job, key=key, debounce_s=debounce_s)
