@@ -11,6 +11,14 @@ from typing import Literal
 
 Rule = Literal["threshold", "topk", "entropy"]
 
+# LSP language identifiers the engine accepts (the embedded model is trained on Python first but
+# fills any text); the server maps anything else to "plaintext".
+KNOWN_LANGUAGES = frozenset("""
+plaintext python javascript javascriptreact typescript typescriptreact go rust java c cpp csharp
+ruby php lua shellscript bash html css scss json jsonc yaml toml markdown sql kotlin scala swift
+dart r julia haskell ocaml elixir erlang clojure perl zig nim vue svelte dockerfile makefile xml
+""".split())
+
 
 class InfillError(ValueError):
     """A request the engine cannot serve (no holes, zero budget, empty text…): the message says why."""
@@ -114,6 +122,9 @@ def validate(request: InfillRequest) -> None:
         raise InfillError(f"temperature must be >= 0, got {request.temperature}")
     if not any(isinstance(s, str) and s for s in request.segments) and len(holes) == len(request.segments):
         raise InfillError("request has no text around its holes: an infill needs context")
+    if request.language not in KNOWN_LANGUAGES:
+        raise InfillError(f"unknown language {request.language!r}; use an LSP language id such as "
+                          "'python' or 'plaintext'")
     for s in request.segments:
         if not isinstance(s, (str, Hole)):
             raise InfillError(f"segment of type {type(s).__name__}: expected str or Hole")

@@ -212,14 +212,18 @@ class DiffusionCoder(nn.Module):
             vs.append(v)
         return StreamCache(list(ids), ks, vs), x
 
+    def canvas_ropes(self, canvas_pos: torch.Tensor, offsets: list[int]):
+        """RoPE tables for a canvas layout: its own, and one per stream frame (reused every step)."""
+        return self._rope(canvas_pos), [self._rope(canvas_pos - off) for off in offsets]
+
     @torch.no_grad()
     def canvas_logits(self, canvas: torch.Tensor, canvas_pos: torch.Tensor,
-                      streams: list[tuple[StreamCache, int]]) -> torch.Tensor:
+                      streams: list[tuple[StreamCache, int]], ropes=None) -> torch.Tensor:
         """canvas [B, C] token ids (mask id where unknown); canvas_pos [C] document positions;
-        streams: (cache, document offset of its first token). Returns logits [B, C, V]."""
+        streams: (cache, document offset of its first token); ropes: `canvas_ropes(...)` if
+        precomputed. Returns logits [B, C, V]."""
         x = self.embed(canvas) + self.kind.weight[1]
-        canvas_rope = self._rope(canvas_pos)
-        stream_ropes = [self._rope(canvas_pos - off) for _, off in streams]
+        canvas_rope, stream_ropes = ropes or self.canvas_ropes(canvas_pos, [off for _, off in streams])
         for i, block in enumerate(self.blocks):
             x = block.forward_canvas(x, canvas_rope, stream_ropes, [s.k[i] for s, _ in streams],
                                      [s.v[i] for s, _ in streams])

@@ -19,7 +19,7 @@ from engine.backends.base import Backend
 from engine.canvas import Layout, budget_streams, first_bucket, next_bucket
 from engine.sampler import CanvasState, SamplerConfig, denoise
 
-_WORD_END = re.compile(r"[A-Za-z0-9_]$")
+_WORD_END = re.compile(r"[A-Za-z0-9_]\Z")
 
 
 def pick_device(device: str | None) -> torch.device:

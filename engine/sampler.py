@@ -109,7 +109,7 @@ def denoise(step: Callable[[torch.Tensor], torch.Tensor], state: CanvasState, ho
             pred = torch.where(sample_rows[:, None], sampled, pred)
         chosen = logp.gather(-1, pred[..., None])[..., 0]  # [B, C]
         conf = chosen.exp()
-        entropy = -(logp.exp() * logp.nan_to_num(neginf=0.0)).sum(-1)
+        entropy = -(logp.exp() * logp.nan_to_num(neginf=0.0)).sum(-1) if cfg.rule == "entropy" else conf
         open_ = ~state.committed
         sel = _select(cfg.rule, cfg, conf, entropy, open_)
         if prev_pred is not None:  # adaptive stop: stable and confident

@@ -89,5 +89,10 @@ class NativeBackend(Backend):
         return [(c, off) for c, off in zip(caches, layout.stream_offsets) if c is not None]
 
     def step(self, ctx: list[tuple[StreamCache, int]], canvas: torch.Tensor, layout: Layout) -> torch.Tensor:
-        return self.model.canvas_logits(canvas, layout.canvas_positions(self.device), ctx)
+        key = (tuple(layout.stream_offsets), tuple(layout.hole_sizes))  # fixes every position
+        if getattr(self, "_rope_key", None) != key:  # a new request or a grown hole: new tables
+            pos = layout.canvas_positions(self.device)
+            self._rope_key, self._ropes = key, (pos, self.model.canvas_ropes(pos, [off for _, off in ctx]))
+        pos, ropes = self._ropes
+        return self.model.canvas_logits(canvas, pos, ctx, ropes)
 

@@ -1,0 +1,167 @@
+"""Engine behaviour on CPU with the tiny random model (real code paths, seconds)."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from engine.api import CancelToken, Cancelled, Hole, InfillError, InfillRequest, load_engine
+
+
+@pytest.fixture(scope="module")
+def engine():
+    torch.manual_seed(0)
+    return load_engine("random:tiny")
+
+
+def req(*segments, **kw) -> InfillRequest:
+    return InfillRequest(list(segments), **kw)
+
+
+@pytest.mark.parametrize("rule,extra", [("threshold", {}), ("topk", {"tokens_per_step": 2}), ("entropy", {})])
+def test_rules_terminate_and_commit_every_mask(engine, rule, extra):
+    r = engine.infill(req("def f(x):\n    return ", Hole(max_tokens=16), "\n", rule=rule, **extra))
+    # every canvas position committed: the step count is bounded by the canvas and tokens counted
+    assert 1 <= r.stats.nfe <= 16
+    assert r.stats.tokens == 16
+    if rule == "topk":
+        assert r.stats.nfe <= 8  # two per step (or more through end-of-middle / stable stop)
+    assert isinstance(r.fills[0], str)
+
+
+def test_threshold_one_commits_at_least_one_per_step(engine):
+    r = engine.infill(req("x = ", Hole(max_tokens=8), "\n", threshold=1.01))
+    assert r.stats.nfe <= 8 and r.stats.tokens == 8
+
+
+def test_cached_equals_uncached_after_an_edit(engine):
+    """Exact cache: a request that reuses keys/values from an earlier one (one character typed at
+    the cursor) gives the same greedy fill as a cold request."""
+    prefix = "import os\n\ndef walk(root):\n    for name in os.listdir(root):\n        pa"
+    suffix = "\n    return None\n"
+    engine.infill(req(prefix, Hole(max_tokens=16), suffix, cache_key="doc"))
+    warm = engine.infill(req(prefix + "t", Hole(max_tokens=16), suffix, cache_key="doc"))
+    cold = engine.infill(req(prefix + "t", Hole(max_tokens=16), suffix))
+    assert warm.stats.cached_tokens > 0 and cold.stats.cached_tokens == 0
+    assert warm.fills == cold.fills
+    assert warm.candidates[0].score == pytest.approx(cold.candidates[0].score, abs=1e-4)
+
+
+def test_multi_hole_fills_in_one_canvas(engine):
+    r = engine.infill(req("a = ", Hole(8), "\nb = ", Hole(8), "\nc = ", Hole(8), "\n"))
+    assert len(r.fills) == 3
+    assert r.stats.nfe <= 24  # jointly: never more steps than canvas positions
+
+
+def test_adjacent_holes_and_leading_hole(engine):
+    r = engine.infill(req(Hole(8), Hole(8), "print(x)\n"))
+    assert len(r.fills) == 2
+
+
+def test_token_healing_mid_token(engine):
+    """The prefix ends inside a word: its last token is taken back into the hole and the fill's
+    first token must start with it; the fill returned excludes the healed text."""
+    texts, holes = engine._normalise(["value = compute(x)\nret", Hole(8), "\n"])
+    layout, heals, _ = engine._layout(texts, holes)
+    assert heals == ["ret"]
+    assert engine.backend.decode(layout.streams[0]) == "value = compute(x)\n"
+    r = engine.infill(req("value = compute(x)\nret", Hole(8), "\n"))
+    healed = "ret" + r.fills[0]
+    first = [t for t in engine.backend.token_texts() if t and healed.startswith(t) and t.startswith("ret")]
+    assert first, f"fill {r.fills[0]!r} does not continue a token starting with 'ret'"
+
+
+def test_no_healing_after_whitespace(engine):
+    texts, holes = engine._normalise(["x = 1\n", Hole(8), "\n"])
+    _, heals, _ = engine._layout(texts, holes)
+    assert heals == [""]
+
+
+def test_candidates_differ_with_temperature_and_are_reproducible(engine):
+    r1 = engine.infill(req("def f():\n    ", Hole(16), "\n", candidates=3, temperature=1.0, seed=7))
+    r2 = engine.infill(req("def f():\n    ", Hole(16), "\n", candidates=3, temperature=1.0, seed=7))
+    fills = [c.fills[0] for c in r1.candidates]
+    assert len(set(fills)) > 1
+    assert fills == [c.fills[0] for c in r2.candidates]
+
+
+def test_greedy_first_candidate_with_sampled_alternatives(engine):
+    greedy = engine.infill(req("y = ", Hole(8), "\n"))
+    many = engine.infill(req("y = ", Hole(8), "\n", candidates=3, seed=1))
+    assert many.candidates[0].fills == greedy.fills
+    assert len(many.candidates) == 3
+
+
+def test_hole_grows_when_filled_completely(engine):
+    """With end-of-middle made impossible the model fills every position, so the hole grows bucket
+    by bucket up to its budget."""
+    backend = engine.backend
+    original = backend.step
+    eom = sorted(backend.eom_ids)
+
+    def no_eom(ctx, canvas, layout):
+        logits = original(ctx, canvas, layout)
+        logits[..., eom] = float("-inf")
+        return logits
+
+    backend.step = no_eom
+    try:
+        r = engine.infill(req("x = ", Hole(max_tokens=64), "\n"))
+    finally:
+        backend.step = original
+    assert r.stats.tokens == 64  # 32 -> 64
+    assert len(backend.encode(r.fills[0])) >= 48
+
+
+def test_single_line_hole_stops_at_newline(engine):
+    r = engine.infill(req("for i in range(3):\n", Hole(max_tokens=32, single_line=True), "print(i)\n"))
+    assert r.fills[0].count("\n") <= 1 and (not r.fills[0] or "\n" not in r.fills[0][:-1])
+
+
+def test_cancel_stops_within_one_step(engine):
+    backend = engine.backend
+    original = backend.step
+    token, calls = CancelToken(), []
+
+    def counting(ctx, canvas, layout):
+        calls.append(1)
+        if len(calls) == 2:
+            token.cancel()
+        return original(ctx, canvas, layout)
+
+    backend.step = counting
+    try:
+        with pytest.raises(Cancelled):
+            engine.infill(req("x = ", Hole(64), "\n", threshold=1.01), cancel=token)
+    finally:
+        backend.step = original
+    assert len(calls) == 2  # the step during which it fired finished; no further step ran
+
+
+@pytest.mark.parametrize("segments,message", [
+    (["only text"], "no holes"),
+    (["x = ", Hole(max_tokens=0), "\n"], "budget"),
+    ([Hole(8)], "no text"),
+])
+def test_bad_requests_get_clear_errors(engine, segments, message):
+    with pytest.raises(InfillError, match=message):
+        engine.infill(InfillRequest(segments))
+
+
+def test_unknown_language_is_an_error(engine):
+    with pytest.raises(InfillError, match="unknown language"):
+        engine.infill(req("x = ", Hole(8), "\n", language="klingon++"))
+
+
+def test_bad_candidates_and_spec():
+    with pytest.raises(InfillError, match="candidates"):
+        from engine.api import validate
+
+        validate(req("x", Hole(8), candidates=0))
+    with pytest.raises(InfillError, match="unknown model spec"):
+        load_engine("not a spec at all!")
+
+
+def test_long_context_is_budgeted(engine):
+    prefix = "x = 1\n" * 2000
+    r = engine.infill(req(prefix, Hole(8), "y = 2\n" * 500))
+    assert r.stats.context_tokens <= engine.info["max_context"]
