@@ -75,7 +75,11 @@ def run_eval(args: argparse.Namespace, *, fill: FillFn | None = None) -> int:
     start = time.perf_counter()
     injected = None if fill is None else getattr(fill, "__name__", "custom")
     if fill is None:
-        fill, engine_info = _filler(args, subset, max_tokens)
+        try:
+            fill, engine_info = _filler(args, subset, max_tokens)
+        except (OSError, ValueError, RuntimeError, ImportError) as exc:  # missing weights, bad spec, no CUDA…
+            print(f"dg-lsp eval: cannot load model {args.model!r}: {exc}", file=sys.stderr)
+            return 2
     else:
         engine_info = {"name": injected}
     postprocess = bool(getattr(args, "postprocess", False))
@@ -93,8 +97,8 @@ def run_eval(args: argparse.Namespace, *, fill: FillFn | None = None) -> int:
     model = args.model if injected is None else injected
     report: dict[str, Any] = {"benchmark": "humaneval-infilling", "subset": subset, "model": model}
     report.update(summarise(results, args.candidates))
-    report.update({"max_tokens": max_tokens, "postprocess": postprocess, "timeout_s": args.timeout, "load_s": round(load_s, 3),
-                   "wall_s": round(wall_s, 3), "engine": engine_info,
+    report.update({"max_tokens": max_tokens, "postprocess": postprocess, "timeout_s": args.timeout,
+                   "load_s": round(load_s, 3), "wall_s": round(wall_s, 3), "engine": engine_info,
                    "sandbox": {"memory_mb": sandbox.memory_mb, "network_namespace": netns_available()}})
     samples = getattr(args, "samples", None)
     if samples:
