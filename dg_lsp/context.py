@@ -186,7 +186,12 @@ def statement_range(snap: Snapshot, offset: int) -> tuple[int, int]:
         best = anc
     if best is None or best.type in {"comment", "line_comment"}:
         return first, trimmed_end
-    return first, snap.char_offset(best.end_byte)
+    end = snap.char_offset(best.end_byte)
+    rest = snap.text[end:trimmed_end].strip()
+    # Code after the node on the same line (an unparsable tail, a second statement): the line.
+    if rest and not rest.startswith(("#", "//", ";")):
+        return first, trimmed_end
+    return first, end
 
 
 def enclosing_scopes(snap: Snapshot, offset: int) -> list:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import importlib
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -90,23 +90,21 @@ ALIASES: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True)
-class Fallback:
-    """Languages without a grammar: line windows, comment style unknown."""
-
-    name: str
-    openers: tuple[str, ...] = ("{", ":", "=>")
-    scopes: frozenset[str] = field(default_factory=frozenset)
-
-
 def spec_for(language_id: str) -> LanguageSpec | None:
     key = ALIASES.get(language_id.lower())
     return SPECS.get(key) if key else None
 
 
 def engine_language(language_id: str) -> str:
-    spec = spec_for(language_id)
-    return spec.name if spec else language_id.lower() or "text"
+    """The engine speaks LSP language ids; aliases map to theirs, anything else is plaintext."""
+    from engine.api import KNOWN_LANGUAGES
+
+    lid = language_id.lower()
+    if lid in KNOWN_LANGUAGES:
+        return lid
+    key = ALIASES.get(lid)
+    canonical = "typescriptreact" if key == "tsx" else key
+    return canonical if canonical in KNOWN_LANGUAGES else "plaintext"
 
 
 @cache

@@ -87,11 +87,11 @@ class DgServer(LanguageServer):
         self.call_soon(self._publish_state, state, message)
 
     def _publish_state(self, state: str, message: str) -> None:
-        self.protocol.notify("dgLsp/status", {"state": state, "device": self.host.device,
-                                              "model": self.host.spec, "message": message})
         from dg_lsp.features import lifecycle
 
-        lifecycle.on_state(self, state, message)
+        lifecycle.on_state(self, state, message)  # ends the progress before "ready" goes out
+        self.protocol.notify("dgLsp/status", {"state": state, "device": self.host.device,
+                                              "model": self.host.spec, "message": message})
 
 
 def create_server(cli_model: str | None = None, cli_device: str | None = None) -> DgServer:
@@ -108,6 +108,8 @@ def _configure_logging(log_file: str | None) -> None:
         handlers.append(logging.FileHandler(log_file))
     logging.basicConfig(level=logging.INFO, handlers=handlers,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # pygls logs every message in full at INFO (document texts included): too much, too private.
+    logging.getLogger("pygls").setLevel(logging.WARNING)
 
 
 def run_server(args) -> int:

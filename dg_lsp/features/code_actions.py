@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
@@ -43,9 +43,7 @@ from dg_lsp import context
 from dg_lsp.context import HoleSpan
 from dg_lsp.documents import DocumentError, Snapshot
 from dg_lsp.features import infill
-
-if TYPE_CHECKING:
-    from dg_lsp.server import DgServer
+from dg_lsp.server import DgServer  # at runtime: pygls resolves command handlers' annotations
 
 log = logging.getLogger(__name__)
 

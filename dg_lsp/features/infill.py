@@ -49,6 +49,8 @@ async def fill(ls: DgServer, snap: Snapshot, holes: list[HoleSpan], *, candidate
     cancelled) or the engine's own failure; cancelling the awaiting task stops the engine job."""
     if not ls.host.ready:
         raise NotReady(f"model {ls.host.spec or ls.settings.model!r} is {ls.host.state}")
+    if "\x00" in snap.text:
+        raise ContextError(f"{snap.uri} looks binary (it contains NUL characters); not filling it")
     pinned = context.pin(snap, holes, ls.settings.max_context_tokens)
     request = InfillRequest(segments=pinned.segments, language=pinned.language, candidates=candidates,
                             cache_key=snap.uri)

@@ -85,6 +85,7 @@ async def start(client: LanguageClient, init_options: dict | None = None, *, wai
     result = await client.initialize_session(t.InitializeParams(
         capabilities=capabilities(), initialization_options=init_options,
         root_uri=ROOT.as_uri(), workspace_folders=[t.WorkspaceFolder(uri=ROOT.as_uri(), name="root")]))
+    client.init_result = result  # type: ignore[attr-defined]
     if wait_ready:
         status = await wait_state(client, "ready", "error")
         assert status["state"] == "ready", status
@@ -118,11 +119,16 @@ async def command(client: LanguageClient, name: str, arg: dict) -> Any:
     return await client.workspace_execute_command_async(t.ExecuteCommandParams(command=name, arguments=[arg]))
 
 
-def tiny_fixture(extra_args: list[str] | None = None, init: dict | None = None, wait_ready: bool = True):
-    @pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVE + ["--model", "random:tiny"] + (extra_args or []),
-                                                  server_env=_env()))
+def tiny_fixture(extra_args: list[str] | None = None, init: dict | None = None, wait_ready: bool = True,
+                 scope: str = "function", model: str | None = "random:tiny"):
+    """A client of a fresh server. With scope="module" the server is shared by a test module (use
+    `pytestmark = pytest.mark.asyncio(loop_scope="module")` there and a distinct URI per test)."""
+    cmd = SERVE + (["--model", model] if model else []) + (extra_args or [])
+
+    @pytest_lsp.fixture(config=ClientServerConfig(server_command=cmd, server_env=_env()), scope=scope, loop_scope=scope)
     async def fixture(lsp_client: LanguageClient):
-        await start(lsp_client, {"debounceMs": 0, **(init or {})}, wait_ready=wait_ready)
+        await start(lsp_client, {"debounceMs": 0, "maxFillTokens": 8, "candidates": 2, **(init or {})},
+                    wait_ready=wait_ready)
         yield
         await lsp_client.shutdown_session()
 
@@ -138,3 +144,18 @@ def _env() -> dict[str, str]:
 
 
 client = tiny_fixture()
+shared = tiny_fixture(scope="module")
+
+
+async def raw_request(client: LanguageClient, method: str, params: Any) -> Any:
+    """Send a request and return the raw JSON result, bypassing lsprotocol's decoding: lsprotocol
+    2025.0.0 mis-decodes a CodeAction that carries a `command` on the client side (the JSON the
+    server sends is right)."""
+    import uuid
+
+    from pygls.protocol.json_rpc import JsonRPCResponseMessage
+
+    msg_id = str(uuid.uuid4())
+    future = client.protocol.send_request(method, params, msg_id=msg_id)
+    client.protocol._result_types[msg_id] = JsonRPCResponseMessage  # decoded as plain JSON
+    return await asyncio.wrap_future(future)
