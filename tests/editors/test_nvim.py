@@ -185,3 +185,23 @@ def test_embedded_model_fill_parses(nv_embedded: Editor, tmp_path):
     code = "\n".join(nv.state()["lines"])
     ast.parse(code)  # the accepted ghost text leaves valid Python
     assert code != src
+
+
+def test_alternatives_code_action_applies_the_picked_one(nv: Editor, tmp_path):
+    src = "def add(a, b):\n    total = a - b\n    return total\n"
+    nv.open(tmp_path / "alt.py", src, 1, insert_at_end=False)
+    nv.lua("DgTest.pick_code_action('alternative 2')")
+    nv.lua("require('dg_lsp').alternatives()")
+    st = nv.wait("#(DgTest.offered or {}) > 0 and table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), '\\n') "
+                 f"~= {src.rstrip(chr(10))!r}", 120_000, "an alternative to be applied")
+    offered = nv.lua("return DgTest.offered")
+    assert offered and all("alternative" in t for t in offered), offered  # only alternatives were asked for
+    assert st["lines"][0] == "def add(a, b):"
+
+
+def test_fix_line_command_rewrites_the_line(nv: Editor, tmp_path):
+    src = "def add(a, b):\n    total = a +* b\n    return total\n"
+    nv.open(tmp_path / "fix.py", src, 1, insert_at_end=False)
+    nv.nvim.command("DgLspFixLine")
+    st = nv.wait("vim.api.nvim_buf_get_lines(0, 1, 2, false)[1] ~= '    total = a +* b'", 120_000, "the line to be rewritten")
+    assert st["lines"][0] == "def add(a, b):"

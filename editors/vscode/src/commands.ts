@@ -1,5 +1,6 @@
-// workspace/executeCommand payloads for the server's commands (see dg_lsp/features/code_actions.py).
-// Kept free of the `vscode` module so node's test runner checks the shapes.
+// workspace/executeCommand payloads for the server's commands. Shapes follow the docstring of
+// dg_lsp/features/code_actions.py: one JSON object argument; `version` makes the server refuse to fill
+// a document that changed since (ContentModified). Free of the `vscode` module: unit tested under node.
 import { normalizeRanges, plainRange, type Pos, type Rng } from "./ranges";
 
 export const SERVER_COMMANDS = {
@@ -30,6 +31,17 @@ export function fixLineParams(uri: string, version: number, position: Pos): Exec
 
 export function fillHolesParams(uri: string, version: number): ExecuteCommandParams {
   return { command: SERVER_COMMANDS.fillHoles, arguments: [{ uri, version }] };
+}
+
+/** Code action kind of the server's "dg-lsp alternative N" actions (computed on explicit invoke). */
+export const ALTERNATIVE_KIND = "refactor.rewrite.dgLsp.alternative";
+
+/** The server's command result is {applied, version, edits, failureReason?}: a message when not applied. */
+export function failureMessage(result: unknown): string | undefined {
+  if (!result || typeof result !== "object") return undefined;
+  const r = result as { applied?: unknown; failureReason?: unknown };
+  if (r.applied !== false) return undefined;
+  return typeof r.failureReason === "string" && r.failureReason ? r.failureReason : "the edit was not applied";
 }
 
 /** Code actions whose command (or edit) comes from dg-lsp's alternatives, in server order. */

@@ -9,7 +9,15 @@ import {
   type LanguageClientOptions,
   type ServerOptions,
 } from "vscode-languageclient/node";
-import { fillHolesParams, fillRangesParams, fixLineParams, isAlternativeAction, type ExecuteCommandParams } from "./commands";
+import {
+  ALTERNATIVE_KIND,
+  failureMessage,
+  fillHolesParams,
+  fillRangesParams,
+  fixLineParams,
+  isAlternativeAction,
+  type ExecuteCommandParams,
+} from "./commands";
 import { documentSelector, filterConfigurationResult, resolveServerCommand, toServerOptions, whichIn } from "./config";
 import { statusView, type StatusParams } from "./status";
 
@@ -105,8 +113,11 @@ async function execute(params: ExecuteCommandParams): Promise<void> {
     return;
   }
   try {
-    // The server answers with a workspace/applyEdit request, which the language client applies.
-    await client.sendRequest(ExecuteCommandRequest.type, params);
+    // The server applies its result with a workspace/applyEdit request (the language client does
+    // the edit) and answers {applied, failureReason?}.
+    const result = await client.sendRequest(ExecuteCommandRequest.type, params);
+    const failure = failureMessage(result);
+    if (failure) void vscode.window.showWarningMessage(`dg-lsp: ${failure}`);
   } catch (err) {
     void vscode.window.showErrorMessage(`dg-lsp: ${err instanceof Error ? err.message : String(err)}`);
   }
@@ -119,6 +130,7 @@ async function showAlternatives(editor: vscode.TextEditor): Promise<void> {
       "vscode.executeCodeActionProvider",
       editor.document.uri,
       range,
+      ALTERNATIVE_KIND,
     )) ?? [];
   const alternatives = actions.filter((a) => isAlternativeAction(a as { command?: unknown; kind?: unknown }));
   if (alternatives.length === 0) {

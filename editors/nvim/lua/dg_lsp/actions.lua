@@ -77,7 +77,22 @@ function M.fix_line(bufnr, on_done)
     return false
   end
   local row = vim.api.nvim_win_get_cursor(0)[1] - 1
-  return lsp.execute(bufnr, "dgLsp.fixLine", { { uri = vim.uri_from_bufnr(bufnr), line = row } }, on_done)
+  local col = vim.api.nvim_win_get_cursor(0)[2]
+  local pos = position(bufnr, row, col, lsp.encoding(lsp.client(bufnr)))
+  return lsp.execute(bufnr, "dgLsp.fixLine", { { uri = vim.uri_from_bufnr(bufnr), line = row, position = pos } }, on_done)
+end
+
+local ALTERNATIVE_KIND = "refactor.rewrite.dgLsp.alternative"
+
+--- Offers the server's alternatives for the selection or the statement under the cursor through
+--- vim.lsp.buf.code_action() (the server computes them only for an explicitly invoked request).
+function M.alternatives()
+  local context = { only = { ALTERNATIVE_KIND }, triggerKind = 1 }
+  if compat.nvim_0_8 then
+    vim.lsp.buf.code_action({ context = context })
+  else
+    vim.lsp.buf.code_action(context) -- 0.7 takes the context itself
+  end
 end
 
 return M

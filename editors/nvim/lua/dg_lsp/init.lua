@@ -104,6 +104,7 @@ end
 M.fill_selection = actions.fill_selection
 M.fill_holes = actions.fill_holes
 M.fix_line = actions.fix_line
+M.alternatives = actions.alternatives
 
 --- The last dgLsp/status notification: {state = loading|ready|busy|error, device, model, message}.
 function M.status()
@@ -172,6 +173,9 @@ local function set_commands()
   vim.api.nvim_create_user_command("DgLspFixLine", function()
     actions.fix_line(cur())
   end, { desc = "dg-lsp: rewrite the line under the cursor" })
+  vim.api.nvim_create_user_command("DgLspAlternatives", function()
+    actions.alternatives()
+  end, { desc = "dg-lsp: alternatives for the selection or the statement under the cursor" })
   vim.api.nvim_create_user_command("DgLspStatus", function()
     print(M.statusline())
   end, { desc = "dg-lsp: server state, model and device" })

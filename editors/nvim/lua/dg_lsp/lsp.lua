@@ -73,7 +73,8 @@ function M.encoding(client)
   return client.offset_encoding or "utf-16"
 end
 
---- Sends workspace/executeCommand; the server answers with workspace/applyEdit, which Neovim applies.
+--- Sends workspace/executeCommand. The server applies its result with workspace/applyEdit (Neovim
+--- does the edit, refusing a stale document version) and answers {applied, failureReason?}.
 function M.execute(bufnr, command, arguments, on_done)
   local client = M.client(bufnr)
   if not client then
@@ -83,6 +84,8 @@ function M.execute(bufnr, command, arguments, on_done)
   compat.request(client, "workspace/executeCommand", { command = command, arguments = arguments }, function(err, result)
     if err then
       vim.notify("dg-lsp: " .. (err.message or vim.inspect(err)), vim.log.levels.ERROR)
+    elseif type(result) == "table" and result.applied == false then
+      vim.notify("dg-lsp: " .. (result.failureReason or "the edit was not applied"), vim.log.levels.WARN)
     end
     if on_done then
       on_done(err, result)

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
-import { fillHolesParams, fillRangesParams, fixLineParams, isAlternativeAction } from "../commands";
+import { failureMessage, fillHolesParams, fillRangesParams, fixLineParams, isAlternativeAction } from "../commands";
 
 test("all selections go to dgLsp.fillRanges in one request, normalised", () => {
   const sel = [
@@ -30,4 +30,17 @@ test("alternative actions are recognised by command", () => {
   assert.ok(isAlternativeAction({ title: "x", command: { command: "dgLsp.applyAlternative", arguments: [] } }));
   assert.ok(!isAlternativeAction({ title: "x", command: { command: "dgLsp.fixLine" } }));
   assert.ok(!isAlternativeAction({ title: "x" }));
+});
+
+test("a command result that was not applied yields the server's reason", () => {
+  assert.equal(failureMessage({ applied: true, version: 3, edits: [] }), undefined);
+  assert.equal(failureMessage({ applied: false, failureReason: "document changed" }), "document changed");
+  assert.equal(failureMessage({ applied: false }), "the edit was not applied");
+  assert.equal(failureMessage(null), undefined);
+});
+
+test("alternative actions are recognised by the server's code action kind", () => {
+  assert.ok(isAlternativeAction({ kind: { value: "refactor.rewrite.dgLsp.alternative" } }));
+  assert.ok(isAlternativeAction({ kind: "refactor.rewrite.dgLsp.alternative" }));
+  assert.ok(!isAlternativeAction({ kind: { value: "refactor.rewrite.dgLsp.fill" } }));
 });
