@@ -177,8 +177,7 @@ class HFMaskedBackend(Backend):
         self.preset, self.device = preset, device
         self.model = self._load(path, conf, trust_remote_code, not allow_download, pick_dtype(device, dtype))
         cfg = self.model.config
-        self.vocab_size = int(self.model.get_output_embeddings().weight.shape[0]
-                              if self.model.get_output_embeddings() is not None else cfg.vocab_size)
+        self.vocab_size = self._logit_width(self.model, cfg)
         self.tokens = HFTokens(path, self.vocab_size, trust_remote_code, not allow_download)
         mask = next((m for m in (mask_id, conf.get("mask_token_id"), preset.mask_id, self.tokens.tok.mask_token_id)
                      if m is not None), None)
@@ -217,19 +216,30 @@ class HFMaskedBackend(Backend):
         arch = (conf.get("architectures") or [None])[0]
         auto_map = conf.get("auto_map") or {}
         try:
-            if arch and hasattr(transformers, arch) and not auto_map:  # a built-in head, named by the config
+            if auto_map and trust_remote_code:  # the folder's own classes, as its auto_map names them
+                auto = (AutoModelForMaskedLM if "AutoModelForMaskedLM" in auto_map
+                        else AutoModel if "AutoModel" in auto_map  # LLaDA, Dream: the LM head is in AutoModel
+                        else AutoModelForCausalLM)
+                model = auto.from_pretrained(path, **kw)
+            elif arch and hasattr(transformers, arch):  # a built-in head, named by the config
                 model = getattr(transformers, arch).from_pretrained(path, **kw)
-            elif "AutoModelForMaskedLM" in auto_map or not auto_map:
-                model = AutoModelForMaskedLM.from_pretrained(path, **kw)
-            elif "AutoModel" in auto_map:  # LLaDA, Dream: the LM head lives in the AutoModel class
-                model = AutoModel.from_pretrained(path, **kw)
             else:
-                model = AutoModelForCausalLM.from_pretrained(path, **kw)
+                model = AutoModelForMaskedLM.from_pretrained(path, **kw)
         except InfillError:
             raise
         except Exception as exc:
             raise InfillError(f"cannot load the model in {path!r}: {exc}") from exc
         return model.eval()
+
+    @staticmethod
+    def _logit_width(model, cfg) -> int:
+        """Rows of the LM head (embeddings are often padded past the tokenizer), else the config's vocab."""
+        try:
+            head = model.get_output_embeddings()
+        except (AttributeError, NotImplementedError):  # remote code that does not implement it
+            head = None
+        weight = getattr(head, "weight", None)
+        return int(weight.shape[0]) if isinstance(weight, torch.Tensor) else int(cfg.vocab_size)
 
     def _dual_cache(self):
         from engine.backends.dual_cache import DualCache, DualCacheUnsupported

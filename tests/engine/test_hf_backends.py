@@ -289,3 +289,21 @@ def test_diffusion_gemma_candidates(dg_dir):
     res = eng.infill(InfillRequest(segments=PY, candidates=3, alt_temperature=1.0))
     assert len(res.candidates) == 3 and all(len(c.fills) == 1 for c in res.candidates)
     assert len({c.fills[0] for c in res.candidates}) >= 2  # sampled rows differ from the greedy one
+
+
+def test_hub_id_from_the_local_cache_routes_diffusion_gemma(dg_dir, monkeypatch, tmp_path):
+    """A hub id found in the local HF cache (no network): config.json's model_type picks the backend."""
+    import shutil
+
+    from huggingface_hub import constants
+
+    repo = tmp_path / "models--dg-lsp-test--tiny-dgemma"
+    snapshot = repo / "snapshots" / ("0" * 40)
+    shutil.copytree(dg_dir, snapshot)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("0" * 40)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    eng = load_engine("dg-lsp-test/tiny-dgemma")
+    assert eng.info["name"] == "diffusion-gemma"
+    assert len(eng.infill(InfillRequest(segments=PY)).fills) == 1
