@@ -80,6 +80,7 @@ def test_module_entry_point_runs_the_canonical_self_check_and_writes_samples(tmp
     assert all(line["passed"] and line["completion"].endswith("\n") for line in lines)
 
 
+@pytest.mark.slow
 def test_random_tiny_engine_through_the_cli(tmp_path):
     pytest.importorskip("engine.runtime", reason="engine.runtime has not landed")
     proc = subprocess.run([sys.executable, "-m", "dg_lsp.cli", "eval", "humaneval-infilling", "--model",
