@@ -205,3 +205,59 @@ def test_fix_line_command_rewrites_the_line(nv: Editor, tmp_path):
     nv.nvim.command("DgLspFixLine")
     st = nv.wait("vim.api.nvim_buf_get_lines(0, 1, 2, false)[1] ~= '    total = a +* b'", 120_000, "the line to be rewritten")
     assert st["lines"][0] == "def add(a, b):"
+
+
+def test_accept_word_and_line_take_the_suggestion_piecewise(nv: Editor, tmp_path):
+    before = nv.open(tmp_path / "a.py", SRC, RETURN_LINE)["lines"]
+    col0 = len("    return ")
+    st = nv.trigger()
+    text = st["current"]["text"]
+    mark = st["mark_id"]
+    assert nv.lua("return require('dg_lsp').accept_word()") is True
+    st = nv.state()
+    buf = "\n".join(st["lines"])
+    start = "\n".join(before[:RETURN_LINE] + [before[RETURN_LINE]])
+    inserted = buf[len(start):len(buf) - len("\n".join(before[RETURN_LINE + 1:])) - 1]
+    assert inserted and text.startswith(inserted), (inserted, text)
+    if st["visible"]:
+        # The rest stays on screen, at the new cursor, in the same extmark.
+        assert st["current"]["text"] == text[len(inserted):]
+        assert st["mark_id"] == mark
+        assert [st["current"]["row"], st["current"]["col"]] == st["cursor"]
+    # Word and line steps, alternately, until nothing is left: together they insert exactly the text.
+    for step in range(500):
+        if not nv.state()["visible"]:
+            break
+        fn = "accept_line" if step % 2 else "accept_word"
+        assert nv.lua(f"return require('dg_lsp').{fn}()") is True
+    else:
+        raise AssertionError("the suggestion never ran out")
+    assert nv.state()["lines"] == _applied(before, RETURN_LINE, col0, text)
+
+
+def test_ghost_renderer_multiline_and_rest_of_line(nv: Editor, tmp_path):
+    """The renderer alone (no server): first line at the cursor, further lines as virt_lines, and on
+    0.7 the real rest of the line repainted after the ghost (single line) or after the last line."""
+    (tmp_path / "r.txt").write_text("foo(bar)\n")
+    nv.nvim.command(f"edit {tmp_path / 'r.txt'}")
+    d = nv.lua("""
+      local g = require('dg_lsp.ghost')
+      local id = g.show(0, 0, 4, 'x, y\\n  z', 'DgLspGhostText')
+      local m = vim.api.nvim_buf_get_extmark_by_id(0, g.ns, id, { details = true })
+      local one = g.show(0, 0, 4, 'q, ', 'DgLspGhostText', id)
+      local m1 = vim.api.nvim_buf_get_extmark_by_id(0, g.ns, one, { details = true })
+      return { multi = m, single = m1, same = (one == id), rendered = g.rendered(0) }
+    """)
+    multi, single = d["multi"], d["single"]
+    assert d["same"] and d["rendered"] == "q, "  # updated in place; the virt_lines are gone
+    assert multi[0:2] == [0, 4] and single[0:2] == [0, 4]
+    assert [c[0] for c in multi[2]["virt_lines"][0]][0] == "  z"
+    if nv.label == "0.7":
+        assert multi[2]["virt_text_pos"] == "overlay"
+        # The first ghost line blanks the rest of the line, which reappears after the last ghost line.
+        assert [c[0] for c in multi[2]["virt_text"]] == ["x, y", ""]  # "bar)" is as wide as "x, y": no padding
+        assert [c[0] for c in multi[2]["virt_lines"][0]] == ["  z", "bar)"]
+        assert [c[0] for c in single[2]["virt_text"]] == ["q, ", "bar)"]
+    else:
+        assert multi[2]["virt_text_pos"] == "inline" and single[2]["virt_text_pos"] == "inline"
+        assert [c[0] for c in single[2]["virt_text"]] == ["q, "]
