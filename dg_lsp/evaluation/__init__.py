@@ -28,6 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--samples", default=None, metavar="FILE",
                         help="write one JSON line per candidate: task_id, completion (what goes between prompt "
                              "and suffix), our verdict; feed it to benchmarks/independent_check.py")
+    parser.add_argument("--spread", action="store_true", default=None,
+                        help="with --limit N: N problems evenly spaced over the subset instead of the first N")
     parser.add_argument("--max-tokens", type=int, default=None,
                         help="token budget per hole (default 48 single-line, 128 multi-line)")
     parser.add_argument("--workers", type=int, default=None, help="test programs run at once (default 2)")
@@ -67,7 +69,8 @@ def run_eval(args: argparse.Namespace, *, fill: FillFn | None = None) -> int:
         print(f"dg-lsp eval: --candidates must be at least 1, got {args.candidates}", file=sys.stderr)
         return 2
     try:
-        problems = load_problems(find_data_dir(args.data), subset, args.limit)
+        problems = load_problems(find_data_dir(args.data), subset, args.limit,
+                                 spread=bool(getattr(args, "spread", False)))
     except (DataNotFound, ValueError) as exc:
         print(f"dg-lsp eval: {exc}", file=sys.stderr)
         return 2
@@ -97,11 +100,12 @@ def run_eval(args: argparse.Namespace, *, fill: FillFn | None = None) -> int:
     model = args.model if injected is None else injected
     report: dict[str, Any] = {"benchmark": "humaneval-infilling", "subset": subset, "model": model}
     report.update(summarise(results, args.candidates))
-    report.update({"max_tokens": max_tokens, "postprocess": postprocess, "timeout_s": args.timeout,
+    report.update({"spread": bool(getattr(args, "spread", False)), "max_tokens": max_tokens,
+                   "postprocess": postprocess, "timeout_s": args.timeout,
                    "load_s": round(load_s, 3), "wall_s": round(wall_s, 3), "engine": engine_info,
                    "sandbox": {"memory_mb": sandbox.memory_mb, "network_namespace": netns_available()}})
     samples = getattr(args, "samples", None)
     if samples:
-        write_samples(samples, results)
+        write_samples(samples, results, args.candidates)
     print(json.dumps(report) if args.json else table(report))
     return 0

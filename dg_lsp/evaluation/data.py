@@ -60,8 +60,11 @@ def subset_file(data_dir: Path, subset: str) -> Path:
     raise DataNotFound(f"{data_dir} holds neither {stem}.gz nor {stem}")
 
 
-def load_problems(data_dir: Path, subset: str, limit: int | None = None) -> list[Problem]:
-    """The subset's problems in file order; `limit` keeps the first N (a prefix, so runs are comparable)."""
+def load_problems(data_dir: Path, subset: str, limit: int | None = None, *,
+                  spread: bool = False) -> list[Problem]:
+    """The subset's problems in file order. `limit` keeps the first N (a prefix, as upstream harnesses
+    do), or with `spread` N evenly spaced over the whole file, so that a short run covers every kind of
+    HumanEval task instead of the first few functions' lines."""
     path = subset_file(data_dir, subset)
     opener = gzip.open if path.suffix == ".gz" else open
     problems: list[Problem] = []
@@ -74,8 +77,11 @@ def load_problems(data_dir: Path, subset: str, limit: int | None = None) -> list
                 problems.append(Problem(**{k: rec[k] for k in Problem.__dataclass_fields__}))
             except (json.JSONDecodeError, KeyError, TypeError) as exc:
                 raise ValueError(f"{path}:{line_no}: not a HumanEval-Infilling record ({exc})") from exc
-            if limit is not None and len(problems) >= limit:
+            if limit is not None and not spread and len(problems) >= limit:
                 break
+    if limit is not None and spread and limit < len(problems):
+        step = len(problems) / max(limit, 1)
+        problems = [problems[int(i * step)] for i in range(max(limit, 0))]
     return problems
 
 

@@ -74,12 +74,14 @@ def table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def write_samples(path: str | Path, results: Sequence[ProblemResult]) -> None:
-    """One line per candidate: task_id and completion (upstream's sample format), plus our verdict."""
+def write_samples(path: str | Path, results: Sequence[ProblemResult], candidates: int) -> None:
+    """One line per problem and candidate: task_id and completion (upstream's sample format), plus our
+    verdict. A candidate the engine did not return (an error) has completion null: failed, not run."""
     with open(path, "w", encoding="utf-8") as f:
         for r in results:
-            for i, completion in enumerate(r.completions):
+            for i in range(candidates):
                 run = r.runs[i] if i < len(r.runs) else None
+                completion = r.completions[i] if i < len(r.completions) else None
+                status = run.status if run else "engine error"
                 f.write(json.dumps({"task_id": r.task_id, "completion": completion, "candidate": i,
-                                    "passed": bool(run and run.passed),
-                                    "status": run.status if run else "not run"}) + "\n")
+                                    "passed": bool(run and run.passed), "status": status}) + "\n")

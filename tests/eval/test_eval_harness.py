@@ -48,6 +48,15 @@ def test_limit_keeps_a_prefix_in_file_order():
     assert load_problems(data, "single-line", 5) == load_problems(data, "single-line")[:5]
 
 
+def test_spread_takes_evenly_spaced_problems_across_the_subset():
+    data = find_data_dir()
+    everything = load_problems(data, "multi-line")
+    picked = load_problems(data, "multi-line", 10, spread=True)
+    assert len(picked) == 10 and picked[0] == everything[0]
+    assert [everything.index(p) for p in picked] == [int(i * len(everything) / 10) for i in range(10)]
+    assert len({p.task_id.split("/")[2] for p in picked}) == 10  # ten different HumanEval functions
+
+
 def test_a_missing_data_folder_is_a_clear_error(tmp_path):
     with pytest.raises(DataNotFound, match="no such folder"):
         find_data_dir(tmp_path / "absent")
