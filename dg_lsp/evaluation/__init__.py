@@ -108,4 +108,8 @@ def run_eval(args: argparse.Namespace, *, fill: FillFn | None = None) -> int:
     if samples:
         write_samples(samples, results, args.candidates)
     print(json.dumps(report) if args.json else table(report))
-    return 0
+    failed = [r for r in results if r.error is not None]
+    if failed:
+        print(f"dg-lsp eval: {len(failed)} of {len(results)} fills failed (scored as failures); first: "
+              f"{failed[0].task_id}: {failed[0].error}", file=sys.stderr)
+    return 1 if results and len(failed) == len(results) else 0

@@ -79,8 +79,9 @@ def engine_filler(engine: Any, *, single_line: bool, max_tokens: int, candidates
         start = time.perf_counter()
         try:
             result = engine.infill(request, cancel=CancelToken())
-        except InfillError as exc:
-            return Fill(texts=[], ms=(time.perf_counter() - start) * 1000, error=str(exc))
+        except (InfillError, RuntimeError, MemoryError) as exc:  # a refused request, a device OOM…
+            # One bad problem must not end an hours-long run: it scores as failed and is counted.
+            return Fill(texts=[], ms=(time.perf_counter() - start) * 1000, error=f"{type(exc).__name__}: {exc}")
         ms = (time.perf_counter() - start) * 1000
         texts = [c.fills[0] for c in result.candidates]
         if single_line:  # the line's own newline is the hole's tail; the server's edits cut here too
@@ -142,6 +143,7 @@ def evaluate(problems: Sequence[Problem], fill: FillFn, *, candidates: int = 1,
             return [pool.submit(run_program, check_program(problem, c), sandbox) for c in completions]
 
         queued: list[tuple[Problem, list[str]]] = []
+        missing = 0
         for i, problem in enumerate(problems):
             f = fill(problem)
             completions = [completion_of(t) for t in f.texts[:candidates]]
@@ -156,23 +158,21 @@ def evaluate(problems: Sequence[Problem], fill: FillFn, *, candidates: int = 1,
                 futures.append([])
             else:
                 futures.append(submit(problem, completions))
+            missing += candidates - len(completions)  # an engine error: failed, never run
             if progress:
-                progress(i + 1, sum(fut.done() for fs in futures for fut in fs), total_tests)
+                progress(i + 1, missing + sum(fut.done() for fs in futures for fut in fs), total_tests)
         for i, (problem, completions) in enumerate(queued):
             futures[i] = submit(problem, completions)
         pending = {fut for fs in futures for fut in fs}
-        while pending:
+        while pending:  # the timeout only refreshes the progress line
             _, pending = wait(pending, timeout=5.0, return_when=FIRST_COMPLETED)
-            if progress:
-                progress(len(problems), total_tests - len(pending) - _missing(results, candidates), total_tests)
+            if progress and pending:
+                progress(len(problems), total_tests - len(pending), total_tests)
+    if progress:
+        progress(len(problems), total_tests, total_tests)
     for result, fs in zip(results, futures):
         result.runs = [fut.result() for fut in fs]
     return results
-
-
-def _missing(results: list[ProblemResult], candidates: int) -> int:
-    """Candidates the fill function did not return (an engine error): counted as failed, never run."""
-    return sum(candidates - len(r.completions) for r in results)
 
 
 def summarise(results: Sequence[ProblemResult], candidates: int) -> dict[str, Any]:

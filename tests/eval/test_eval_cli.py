@@ -92,3 +92,15 @@ def test_random_tiny_engine_through_the_cli(tmp_path):
         assert isinstance(report[key], kind), (key, report[key])
     assert report["n"] == 3 and report["errors"] == 0
     assert report["nfe_median"] >= 1 and report["ms_median"] > 0
+
+
+def test_a_run_where_every_fill_failed_exits_1_and_says_why(capsys):
+    def broken(problem: Problem) -> Fill:
+        return Fill(texts=[], ms=0.1, error="RuntimeError: CUDA out of memory")
+
+    assert run_eval(_args("--limit", "2", "--json"), fill=broken) == 1
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    assert report["errors"] == 2 and report["pass@1"] == 0.0
+    assert "2 of 2 fills failed" in captured.err and "CUDA out of memory" in captured.err
+    assert "tested 2/2" in captured.err  # failed fills settle the progress count too
