@@ -161,9 +161,17 @@ def snap_range(snap: Snapshot, start: int, end: int) -> tuple[int, int]:
     if node is None or (node.start_byte == b0 and node.end_byte == b1):
         return start, end
     kids = [c for c in node.children if c.end_byte > b0 and c.start_byte < b1]
-    # A run that starts or ends on an operator or punctuation is not a unit: take the whole node.
+    # A run that starts or ends on an operator or punctuation is not a unit: take the whole node
+    # (`b *` → `b * 2`), unless that node is far bigger than the selection (`-> i3` in a function
+    # signature): then drop the punctuation at the edges instead (`i32`).
     if kids and (len(kids) == len(node.children) or not kids[0].is_named or not kids[-1].is_named):
-        kids = [node]
+        named = kids[:]
+        while named and not named[0].is_named:
+            named.pop(0)
+        while named and not named[-1].is_named:
+            named.pop()
+        small = node.end_byte - node.start_byte <= 3 * (b1 - b0) or node.start_point[0] == node.end_point[0]
+        kids = [node] if small or not named else named
     lo, hi = (kids[0].start_byte, kids[-1].end_byte) if kids else (node.start_byte, node.end_byte)
     return snap.char_offset(lo), snap.char_offset(hi)
 
