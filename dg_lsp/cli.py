@@ -54,10 +54,21 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--candidates", type=int, default=1)
     ev.add_argument("--json", action="store_true")
     ev.add_argument("--timeout", type=float, default=5.0, help="seconds per test program")
+    ev.add_argument("--max-tokens", type=int, default=None, help="token budget per hole (default 48 / 128)")
+    ev.add_argument("--rule", choices=["threshold", "topk", "entropy"], default=None, help="acceptance rule")
+    ev.add_argument("--threshold", type=float, default=None, help="confidence threshold for --rule threshold")
+    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--spread", action="store_true", help="with --limit: take problems spread over the set")
+    ev.add_argument("--samples", default=None, metavar="FILE", help="write per-problem fills as JSONL")
+    ev.add_argument("--postprocess", action="store_true", help="pass fills through the server's post-processing")
+    ev.add_argument("--workers", type=int, default=2, help="test programs run in parallel")
+    ev.add_argument("--defer-tests", action="store_true", help="fill everything first, then run the tests")
     _add_engine_args(ev)
 
-    bench = sub.add_parser("bench", help="engine micro-benchmarks (see benchmarks/ for the full set)")
+    bench = sub.add_parser("bench", help="engine benchmarks (see benchmarks/ for the full set)")
     bench.add_argument("which", choices=["engine"], nargs="?", default="engine")
+    bench.add_argument("--repeats", type=int, default=20)
+    bench.add_argument("--threads", type=int, default=2)
     _add_engine_args(bench)
     return parser
 
@@ -77,9 +88,10 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_eval(args)
     if args.command == "bench":
-        from benchmarks.engine_bench import run_bench  # type: ignore[import-not-found]
+        from benchmarks.engine_bench import run
 
-        return run_bench(args)
+        print(run(args.model, args.repeats, args.threads, args.device))
+        return 0
     return 2
 
 

@@ -141,10 +141,9 @@ def load_engine(spec: str = "embedded", device: str | None = None, *, trust_remo
     * a hub id (``org/name``) — loaded through transformers (needs network or a local HF cache);
     * ``http(s)://…`` — a remote engine server.
     """
-    from engine.runtime import Engine, resolve_backend  # heavy imports (torch) happen here
+    from engine.runtime import build_engine  # heavy imports (torch) happen here
 
-    backend = resolve_backend(spec, device=device, trust_remote_code=trust_remote_code, **options)
-    return Engine(backend, spec=spec)
+    return build_engine(spec, device=device, trust_remote_code=trust_remote_code, **options)
 
 
 if False:  # pragma: no cover - typing only

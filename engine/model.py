@@ -244,11 +244,17 @@ def load_model(folder: Path, device: str = "cpu", dtype: torch.dtype = torch.flo
     return model.to(device=device, dtype=dtype).eval()
 
 
-def save_model(model: DiffusionCoder, folder: Path, dtype: torch.dtype = torch.float16) -> None:
+def save_model(model: DiffusionCoder, folder: Path, dtype: torch.dtype = torch.float16,
+               tokenizer: Path | None = None) -> None:
+    """Write a loadable model folder: config, half-precision safetensors, and the tokenizer."""
+    import shutil
+
     from safetensors.torch import save_file
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    if tokenizer is not None:
+        shutil.copyfile(tokenizer, folder / "tokenizer.json")
     (folder / "config.json").write_text(json.dumps(model.cfg.to_dict(), indent=1))
     state = {k: v.detach().to("cpu", dtype).contiguous() for k, v in model.state_dict().items()}
     save_file(state, str(folder / "model.safetensors"))

@@ -66,6 +66,19 @@ def resolve_backend(spec: str, device: str | None = None, trust_remote_code: boo
     raise InfillError(f"unknown model spec {spec!r}: use 'embedded', a model folder, a hub id (org/name) or an http(s) URL")
 
 
+def build_engine(spec: str, device: str | None = None, trust_remote_code: bool = False, **options):
+    """`load_engine`'s body: an autoregressive baseline folder gets its own decoder; everything
+    else runs the denoising loop over a backend."""
+    import json
+
+    folder = Path(os.path.expanduser(spec))
+    if (folder / "config.json").is_file() and json.loads((folder / "config.json").read_text()).get("causal_ar"):
+        from engine.autoregressive import AREngine
+
+        return AREngine(folder, pick_device(device))
+    return Engine(resolve_backend(spec, device=device, trust_remote_code=trust_remote_code, **options), spec=spec)
+
+
 class Engine:
     def __init__(self, backend: Backend, spec: str = ""):
         self.backend = backend

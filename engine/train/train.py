@@ -198,12 +198,12 @@ def train(cfg: TrainConfig, out: Path, max_minutes: float | None = None, log=pri
         logf.flush()
         if time.time() - last_ckpt > cfg.checkpoint_minutes * 60:
             save_checkpoint(out, model, opt, step, tokens, rng)
-            save_model(model, out / f"snapshot-{tokens // 1_000_000:04d}M")  # for the learning curve
+            save_model(model, out / f"snapshot-{tokens // 100_000:05d}00k", tokenizer=Path(cfg.tokenizer))  # for the learning curve
             last_ckpt = time.time()
         if max_minutes is not None and time.time() - start > max_minutes * 60:
             break
     save_checkpoint(out, model, opt, step, tokens, rng)
-    save_model(model, out / "final")
+    save_model(model, out / "final", tokenizer=Path(cfg.tokenizer))
     if bar is not None:
         bar.close()
     return {"step": step, "tokens": tokens, "loss": loss.item()}

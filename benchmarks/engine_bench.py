@@ -1,0 +1,125 @@
+"""Engine benchmarks: step time against context length (the cache's proof), cold and warm
+single-line latency with ~1k context tokens, candidates 1 vs 3. Prints Markdown tables.
+
+    python -m benchmarks.engine_bench [--model embedded] [--repeats 20] [--threads 2]
+    dg-lsp bench engine
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+
+def _pct(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
+
+
+def code_text() -> str:
+    """Real Python to use as context: this project's engine sources (always present)."""
+    root = Path(__file__).resolve().parents[1] / "engine"
+    return "\n\n".join(p.read_text() for p in sorted(root.rglob("*.py")))
+
+
+def context_of(engine, text: str, tokens: int) -> str:
+    """A prefix of about `tokens` tokens ending at a line start (where a single-line hole goes)."""
+    lo, hi = 0, len(text)
+    while hi - lo > 64:  # bisect on characters
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if engine.count_tokens(text[:mid]) < tokens else (lo, mid)
+    cut = text.rfind("\n", 0, lo) + 1
+    return text[:cut]
+
+
+def step_times(engine, text: str, sizes: list[int], canvas: int, repeats: int) -> dict[int, float]:
+    import torch
+
+    from engine.canvas import Layout
+
+    out = {}
+    be = engine.backend
+    for n in sizes:
+        ids = be.encode(context_of(engine, text, n))[-n:]
+        layout = Layout([ids[: n * 3 // 4], ids[n * 3 // 4:]], [canvas])
+        ctx = be.prepare(layout, None)
+        x = torch.full((1, canvas), be.mask_id, dtype=torch.long)
+        with torch.inference_mode():
+            for _ in range(3):
+                be.step(ctx, x, layout)
+            ts = []
+            for _ in range(repeats):
+                t = time.perf_counter()
+                be.step(ctx, x, layout)
+                ts.append((time.perf_counter() - t) * 1e3)
+        out[n] = statistics.median(ts)
+    return out
+
+
+def latency(engine, text: str, repeats: int, candidates: int = 1) -> dict[str, list[float]]:
+    from engine.api import Hole, InfillRequest
+
+    lines = text.splitlines(keepends=True)
+    cold, warm, nfes, tps = [], [], [], []
+    for r in range(repeats):
+        # a different cut each time: a line of real code is the hole, ~1k tokens before it
+        start = (r * 37) % max(1, len(lines) - 400)
+        prefix = context_of(engine, "".join(lines[start:]), 1024)
+        rest = "".join(lines[start:])[len(prefix):]
+        line_end = rest.find("\n") + 1
+        suffix = rest[line_end:line_end + 1500]
+        indent = rest[: len(rest[:line_end]) - len(rest[:line_end].lstrip())]
+        p = prefix + indent
+        t = time.perf_counter()
+        res = engine.infill(InfillRequest([p, Hole(max_tokens=48, single_line=True), suffix],
+                                          candidates=candidates, cache_key=f"bench{r}"))
+        cold.append((time.perf_counter() - t) * 1e3)
+        nfes.append(res.stats.nfe)
+        tps.append(res.stats.tokens_per_step)
+        # one character typed at the cursor: the cached prefix is reused up to the change
+        typed = p + (rest[len(indent):len(indent) + 1] or "x")
+        t = time.perf_counter()
+        engine.infill(InfillRequest([typed, Hole(max_tokens=48, single_line=True), suffix],
+                                    candidates=candidates, cache_key=f"bench{r}"))
+        warm.append((time.perf_counter() - t) * 1e3)
+    return {"cold": cold, "warm": warm, "nfe": nfes, "tokens_per_step": tps}
+
+
+def run(model: str = "embedded", repeats: int = 20, threads: int = 2, device: str | None = None) -> str:
+    import torch
+
+    from engine.api import load_engine
+
+    torch.set_num_threads(threads)
+    engine = load_engine(model, device)
+    text = code_text()
+    sizes = [128, 512, 1024, 2048]
+    st = step_times(engine, text, sizes, canvas=16, repeats=repeats)
+    lines = [f"model `{model}` on {engine.info['device']}, {threads} threads, {repeats} repeats", "",
+             "| context tokens | ms per step (canvas 16, median) | × vs 128 |", "|---|---|---|"]
+    lines += [f"| {n} | {st[n]:.2f} | {st[n] / st[128]:.2f} |" for n in sizes]
+    lat1 = latency(engine, text, repeats, 1)
+    lat3 = latency(engine, text, max(5, repeats // 2), 3)
+    lines += ["", "| single-line infill, ~1k context tokens | p50 ms | p95 ms |", "|---|---|---|"]
+    for name, xs in (("cold, 1 candidate", lat1["cold"]), ("warm after a 1-char edit, 1 candidate", lat1["warm"]),
+                     ("cold, 3 candidates", lat3["cold"]), ("warm, 3 candidates", lat3["warm"])):
+        lines.append(f"| {name} | {_pct(xs, 0.5):.1f} | {_pct(xs, 0.95):.1f} |")
+    lines += ["", f"median forward passes {statistics.median(lat1['nfe'])}, "
+              f"median tokens committed per pass {statistics.median(lat1['tokens_per_step']):.2f} "
+              "(eom padding included; quality-bearing figures come from `dg-lsp eval`)"]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="embedded")
+    ap.add_argument("--repeats", type=int, default=20)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default=None)
+    args = ap.parse_args()
+    print(run(args.model, args.repeats, args.threads, args.device))
+
+
+if __name__ == "__main__":
+    main()
