@@ -38,10 +38,6 @@ def resolve_backend(spec: str, device: str | None = None, trust_remote_code: boo
         return NativeBackend.from_folder(WEIGHTS, dev)
     if spec.startswith("random:"):
         return NativeBackend.tiny_random(dev)
-    if spec.startswith(("http://", "https://")):
-        from engine.backends.remote import RemoteBackend
-
-        return RemoteBackend(spec, **options)
     path = Path(os.path.expanduser(spec))
     if path.is_dir():
         cfg = path / "config.json"
@@ -71,6 +67,10 @@ def build_engine(spec: str, device: str | None = None, trust_remote_code: bool =
     else runs the denoising loop over a backend."""
     import json
 
+    if spec.startswith(("http://", "https://")):
+        from engine.remote import RemoteEngine
+
+        return RemoteEngine(spec, **options)
     folder = Path(os.path.expanduser(spec))
     if (folder / "config.json").is_file() and json.loads((folder / "config.json").read_text()).get("causal_ar"):
         from engine.autoregressive import AREngine

@@ -134,7 +134,7 @@ def validate(model, maker: ExampleMaker, texts: list[str], cfg: TrainConfig) -> 
     return sum(losses) / len(losses)
 
 
-def train(cfg: TrainConfig, out: Path, max_minutes: float | None = None, log=print) -> dict:
+def train(cfg: TrainConfig, out: Path, max_minutes: float | None = None, log=print, init: Path | None = None) -> dict:
     from tokenizers import Tokenizer
 
     out.mkdir(parents=True, exist_ok=True)
@@ -150,6 +150,11 @@ def train(cfg: TrainConfig, out: Path, max_minutes: float | None = None, log=pri
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
                              {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.95))
     step, tokens, rng = load_checkpoint(out, model, opt)
+    if not step and init is not None:  # warm start from shipped weights (a new optimizer)
+        from safetensors.torch import load_file
+
+        model.load_state_dict({k: v.float() for k, v in load_file(str(Path(init) / "model.safetensors")).items()})
+        log(f"initialised from {init}")
     rng = rng or random.Random(cfg.seed)
     if step:
         log(f"resumed from {out / 'ckpt'} at step {step} ({tokens} tokens)")
@@ -216,9 +221,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--max-steps", type=int, default=None)
     ap.add_argument("--max-minutes", type=float, default=None, help="stop (with a checkpoint) after this long")
     ap.add_argument("--device", default=None)
+    ap.add_argument("--init", type=Path, default=None,
+                    help="start from this model folder's weights (e.g. engine/weights) when --out has no checkpoint")
     args = ap.parse_args(argv)
     cfg = TrainConfig.load(args.config, max_steps=args.max_steps, device=args.device)
-    print(json.dumps(train(cfg, args.out, args.max_minutes)))
+    print(json.dumps(train(cfg, args.out, args.max_minutes, init=args.init)))
 
 
 if __name__ == "__main__":
