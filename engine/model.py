@@ -142,9 +142,10 @@ class Block(nn.Module):
 
     def forward_canvas(self, x: torch.Tensor, canvas_rope: tuple[torch.Tensor, torch.Tensor],
                        stream_ropes: list[tuple[torch.Tensor, torch.Tensor]],
-                       ks: list[torch.Tensor], vs: list[torch.Tensor]) -> torch.Tensor:
+                       ks: list[torch.Tensor], ctx_v: torch.Tensor | None) -> torch.Tensor:
         """Canvas tokens x [B, C, D] attend to every cached stream (query rotated into that stream's
-        frame) and to the whole canvas. One softmax over all keys."""
+        frame) and to the whole canvas, under one softmax. `ctx_v` [1, H, n_ctx, Dh] holds the
+        streams' values concatenated once per request, so a step copies no context tensor."""
         q, k, v = self._qkv(x)
         cos, sin = canvas_rope
         k = apply_rope(k, cos, sin)
@@ -152,8 +153,11 @@ class Block(nn.Module):
         scores = [apply_rope(q, c, s) @ sk.transpose(-1, -2) for (c, s), sk in zip(stream_ropes, ks)]
         scores.append(apply_rope(q, cos, sin) @ k.transpose(-1, -2))
         probs = torch.softmax(torch.cat(scores, dim=-1) * scale, dim=-1)  # [B, H, C, n_ctx + C]
-        values = torch.cat([sv.expand(x.shape[0], -1, -1, -1) for sv in vs] + [v], dim=2)
-        return self._finish(x, probs @ values)
+        n_ctx = probs.shape[-1] - x.shape[1]
+        out = probs[..., n_ctx:] @ v
+        if ctx_v is not None and n_ctx:
+            out = out + probs[..., :n_ctx] @ ctx_v
+        return self._finish(x, out)
 
 
 class DiffusionCoder(nn.Module):
@@ -212,21 +216,29 @@ class DiffusionCoder(nn.Module):
             vs.append(v)
         return StreamCache(list(ids), ks, vs), x
 
+    @staticmethod
+    def context_values(streams: list[tuple[StreamCache, int]]) -> list[torch.Tensor]:
+        """Per layer, every stream's values concatenated [1, H, n_ctx, Dh] (once per request)."""
+        if not streams:
+            return []
+        return [torch.cat([s.v[i] for s, _ in streams], dim=2) for i in range(len(streams[0][0].v))]
+
     def canvas_ropes(self, canvas_pos: torch.Tensor, offsets: list[int]):
         """RoPE tables for a canvas layout: its own, and one per stream frame (reused every step)."""
         return self._rope(canvas_pos), [self._rope(canvas_pos - off) for off in offsets]
 
     @torch.no_grad()
     def canvas_logits(self, canvas: torch.Tensor, canvas_pos: torch.Tensor,
-                      streams: list[tuple[StreamCache, int]], ropes=None) -> torch.Tensor:
+                      streams: list[tuple[StreamCache, int]], ropes=None, ctx_values=None) -> torch.Tensor:
         """canvas [B, C] token ids (mask id where unknown); canvas_pos [C] document positions;
         streams: (cache, document offset of its first token); ropes: `canvas_ropes(...)` if
-        precomputed. Returns logits [B, C, V]."""
+        precomputed; ctx_values: `context_values(streams)` if precomputed. Returns logits [B, C, V]."""
         x = self.embed(canvas) + self.kind.weight[1]
         canvas_rope, stream_ropes = ropes or self.canvas_ropes(canvas_pos, [off for _, off in streams])
+        values = ctx_values if ctx_values is not None else self.context_values(streams)
         for i, block in enumerate(self.blocks):
             x = block.forward_canvas(x, canvas_rope, stream_ropes, [s.k[i] for s, _ in streams],
-                                     [s.v[i] for s, _ in streams])
+                                     values[i] if values else None)
         return self.logits(x)
 
 

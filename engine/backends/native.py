@@ -1,6 +1,7 @@
 """The embedded model as a backend: exact stream caches, canvas-only steps."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -72,7 +73,7 @@ class NativeBackend(Backend):
             self._texts = ["" if i in specials else self.tok.decode([i]) for i in range(self.vocab_size)]
         return self._texts
 
-    def prepare(self, layout: Layout, cache_key: str | None) -> list[tuple[StreamCache, int]]:
+    def prepare(self, layout: Layout, cache_key: str | None) -> "NativeContext":
         old = self.cache.get(cache_key)
         paired = match_streams(old, layout.streams, lambda c: c.ids if c is not None else [])
         caches: list[StreamCache | None] = []
@@ -86,13 +87,25 @@ class NativeBackend(Backend):
             caches.append(cache)
         layout.cached_tokens = reused
         self.cache.put(cache_key, caches)
-        return [(c, off) for c, off in zip(caches, layout.stream_offsets) if c is not None]
+        streams = [(c, off) for c, off in zip(caches, layout.stream_offsets) if c is not None]
+        return NativeContext(streams, self.model.context_values(streams))
 
-    def step(self, ctx: list[tuple[StreamCache, int]], canvas: torch.Tensor, layout: Layout) -> torch.Tensor:
-        key = (tuple(layout.stream_offsets), tuple(layout.hole_sizes))  # fixes every position
-        if getattr(self, "_rope_key", None) != key:  # a new request or a grown hole: new tables
+    def step(self, ctx: "NativeContext", canvas: torch.Tensor, layout: Layout) -> torch.Tensor:
+        key = tuple(layout.hole_sizes)  # with the request's streams, this fixes every position
+        if ctx.rope_key != key:  # first step, or a hole grew: new tables
             pos = layout.canvas_positions(self.device)
-            self._rope_key, self._ropes = key, (pos, self.model.canvas_ropes(pos, [off for _, off in ctx]))
-        pos, ropes = self._ropes
-        return self.model.canvas_logits(canvas, pos, ctx, ropes)
+            ctx.rope_key, ctx.ropes = key, (pos, self.model.canvas_ropes(pos, [off for _, off in ctx.streams]))
+        pos, ropes = ctx.ropes
+        return self.model.canvas_logits(canvas, pos, ctx.streams, ropes, ctx.values)
+
+
+@dataclass
+class NativeContext:
+    """One request's encoded context: stream caches with their document offsets, their values
+    merged per layer, and RoPE tables for the current canvas layout."""
+
+    streams: list[tuple[StreamCache, int]]
+    values: list[torch.Tensor]
+    rope_key: tuple | None = None
+    ropes: tuple | None = None
 
