@@ -2,9 +2,10 @@
 
 Each program gets a fresh `python -I` process in its own session, with a temporary directory as its
 working directory, stdin closed, and limits on address space, file size, CPU time and wall time. The
-network is cut twice: by a fresh network namespace (`unshare -n`) where the host allows one, and by
-replacing `socket` inside the child before the program runs. `fork`, `exec`, `system` and
-`subprocess` are replaced too, and the whole process group is killed when the wall clock runs out.
+network is cut twice: by a fresh network namespace (`unshare -n`, or `unshare -rn` without root) where
+the host allows one, and by replacing `socket` inside the child before the program runs. `fork`,
+`exec`, `system` and `subprocess` are replaced too, and the whole process group is killed when the
+wall clock runs out.
 
 This is a reliability guard for evaluating model output, not a security boundary against hostile code:
 a program that goes out of its way (ctypes, `_posixsubprocess`) can still escape the in-process guards.
@@ -105,17 +106,25 @@ with open(result_file, "w") as f:
 
 
 @functools.cache
-def netns_available() -> bool:
-    """Whether `unshare -n` can make a network namespace here (root, or unprivileged user namespaces)."""
+def netns_prefix() -> tuple[str, ...] | None:
+    """The command prefix that runs a program in a fresh network namespace here, or None: `unshare -n`
+    as root, `unshare -rn` (inside a new user namespace) where unprivileged user namespaces are allowed."""
     exe = shutil.which("unshare")
     if exe is None or not sys.platform.startswith("linux"):
-        return False
-    try:
-        probe = subprocess.run([exe, "-n", "--", sys.executable, "-I", "-c", "pass"],
-                               stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return probe.returncode == 0
+        return None
+    for prefix in ((exe, "-n", "--"), (exe, "-r", "-n", "--")):
+        try:
+            probe = subprocess.run([*prefix, sys.executable, "-I", "-c", "pass"],
+                                   stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+        except (OSError, subprocess.SubprocessError):
+            continue
+        if probe.returncode == 0:
+            return prefix
+    return None
+
+
+def netns_available() -> bool:
+    return netns_prefix() is not None
 
 
 def _tail(path: Path, limit: int) -> str:
@@ -147,8 +156,9 @@ def run_program(source: str, config: SandboxConfig = SandboxConfig()) -> RunResu
         nonce_file.write_text(nonce)
         cmd = [sys.executable, "-I", "-B", "-c", _BOOTSTRAP, str(program), str(nonce_file), str(result_file),
                str(config.memory_mb << 20), str(config.file_mb << 20), str(int(config.timeout_s) + 2)]
-        if config.use_netns and netns_available():
-            cmd = [shutil.which("unshare") or "unshare", "-n", "--", *cmd]
+        prefix = netns_prefix() if config.use_netns else None
+        if prefix is not None:
+            cmd = [*prefix, *cmd]
         env = {"PATH": os.defpath, "LANG": "C.UTF-8", "HOME": str(work), "OMP_NUM_THREADS": "1"}
         out_path, err_path = root / "stdout", root / "stderr"
         start = time.perf_counter()
