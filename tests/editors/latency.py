@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from conftest import FILL_MS, _close, _launch  # noqa: E402
+from nvim_harness import FILL_MS, close, launch  # noqa: E402
 
 MEASURE = """
 local n = ...
@@ -44,12 +44,12 @@ def main() -> int:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
-        editor = _launch(args.nvim, tmp_path, args.model, auto=False)
+        editor = launch(args.nvim, tmp_path, args.model, auto=False)
         try:
             editor.open(tmp_path / "bench.py", "def compute(a, b):\n    return a * b\n\n\ndef main():\n", 4)
             rows = editor.lua(MEASURE, args.n + 1)
         finally:
-            _close(editor)
+            close(editor)
     if isinstance(rows, dict):
         print(rows, editor.log_tail())
         return 1

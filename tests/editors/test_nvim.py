@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ast
 
-from conftest import Editor
+from nvim_harness import Editor, nv, nv_auto, nv_embedded  # noqa: F401  (fixtures)
 
 SRC = "def add(a, b):\n    total = a + b\n    return \n\n\nprint(add(1, 2))\n"
 RETURN_LINE = 2  # 0-based: "    return "
