@@ -1,15 +1,13 @@
-"""`dg-lsp serve`: the LanguageServer subclass, its state, and feature registration.
+"""The LanguageServer subclass, its state, and feature registration (see server.py for start-up).
 
-Start-up budget: `initialize` must be answered in ≤ 500 ms from spawn, and importing pygls alone
-takes most of that. So this module (and everything it imports at module level) imports neither
-torch, transformers, engine.runtime nor any tree-sitter grammar: the engine is loaded on the
-worker thread after `initialized`, grammars on the first document of their language.
+Nothing imported here at module level pulls in torch, transformers, engine.runtime or a
+tree-sitter grammar: the engine is loaded on the worker thread after `initialized`, grammars on
+the first document of their language.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 from typing import Any
 
 from lsprotocol import types
@@ -20,9 +18,9 @@ from dg_lsp import languages
 from dg_lsp.documents import DocumentStore, Snapshot
 from dg_lsp.options import Settings
 from dg_lsp.scheduler import LRU, EngineHost, Scheduler, Ticket, TypedThrough
+from dg_lsp.server import VERSION
 
 log = logging.getLogger("dg_lsp")
-VERSION = "0.1.0"
 
 
 class DgProtocol(LanguageServerProtocol):
@@ -100,26 +98,3 @@ def create_server(cli_model: str | None = None, cli_device: str | None = None) -
     server = DgServer(cli_model, cli_device)
     register_all(server)
     return server
-
-
-def _configure_logging(log_file: str | None) -> None:
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
-    if log_file:
-        handlers.append(logging.FileHandler(log_file))
-    logging.basicConfig(level=logging.INFO, handlers=handlers,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # pygls logs every message in full at INFO (document texts included): too much, too private.
-    logging.getLogger("pygls").setLevel(logging.WARNING)
-
-
-def run_server(args) -> int:
-    _configure_logging(getattr(args, "log_file", None))
-    server = create_server(getattr(args, "model", None), getattr(args, "device", None))
-    try:
-        if getattr(args, "tcp", False):
-            server.start_tcp(args.host, args.port)
-        else:
-            server.start_io()
-    finally:
-        server.scheduler.close()
-    return 0

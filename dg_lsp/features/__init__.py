@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from dg_lsp.server import DgServer
+    from dg_lsp.language_server import DgServer
 
 
 def register_all(server: DgServer) -> None:

@@ -43,7 +43,7 @@ from dg_lsp import context
 from dg_lsp.context import HoleSpan
 from dg_lsp.documents import DocumentError, Snapshot
 from dg_lsp.features import infill
-from dg_lsp.server import DgServer  # at runtime: pygls resolves command handlers' annotations
+from dg_lsp.language_server import DgServer  # at runtime: pygls resolves handler annotations
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from dg_lsp.documents import DocumentError
 from dg_lsp.features import infill
 
 if TYPE_CHECKING:
-    from dg_lsp.server import DgServer
+    from dg_lsp.language_server import DgServer
 
 log = logging.getLogger(__name__)
 _WORD = re.compile(r"[\w$]*$")

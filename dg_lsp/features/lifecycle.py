@@ -15,7 +15,7 @@ from lsprotocol import types
 from dg_lsp import options
 
 if TYPE_CHECKING:
-    from dg_lsp.server import DgServer
+    from dg_lsp.language_server import DgServer
 
 log = logging.getLogger(__name__)
 CONFIG_TIMEOUT_S = 2.0  # a client that never answers workspace/configuration must not block loading

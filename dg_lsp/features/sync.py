@@ -9,7 +9,7 @@ from lsprotocol import types
 from dg_lsp.documents import MAX_DOCUMENT_CHARS
 
 if TYPE_CHECKING:
-    from dg_lsp.server import DgServer
+    from dg_lsp.language_server import DgServer
 
 log = logging.getLogger(__name__)
 
