@@ -50,8 +50,12 @@ function DgTest.wait(ms, cond)
   return { ok = ok, state = DgTest.state() }
 end
 
+--- Waits until the server is ready, or gives up at once when it stopped or reported an error.
 function DgTest.wait_ready(ms)
-  return DgTest.wait(ms, "require('dg_lsp.lsp').client(0) ~= nil and require('dg_lsp').status().state == 'ready'")
+  local res = DgTest.wait(ms, "(require('dg_lsp.lsp').client(0) ~= nil and require('dg_lsp').status().state == 'ready')"
+    .. " or require('dg_lsp').status().state == 'stopped' or require('dg_lsp').status().state == 'error'")
+  res.ok = res.ok and res.state.status.state == "ready"
+  return res
 end
 
 function DgTest.trigger_and_wait(ms, min_count)

@@ -81,7 +81,7 @@ class Editor:
     def wait_ready(self) -> dict:
         res = self.lua("return DgTest.wait_ready(...)", READY_MS)
         if not res["ok"]:
-            pytest.fail(f"[nvim {self.label}] server not ready after {READY_MS} ms\n"
+            pytest.fail(f"[nvim {self.label}] server not ready (waited up to {READY_MS} ms)\n"
                         f"state: {json.dumps(res['state'], indent=1)}\nserver log tail:\n{self.log_tail()}")
         return res["state"]
 
@@ -105,10 +105,14 @@ class Editor:
         return state
 
     def log_tail(self, n: int = 40) -> str:
-        try:
-            return "\n".join(self.server_log.read_text(errors="replace").splitlines()[-n:])
-        except OSError:
-            return "(no server log)"
+        """The server's own log, and Neovim's LSP log (which holds the server's stderr)."""
+        out = []
+        for log in [self.server_log, *self.server_log.parent.glob("*/nvim/lsp.log")]:
+            try:
+                out.append(f"--- {log}\n" + "\n".join(log.read_text(errors="replace").splitlines()[-n:]))
+            except OSError:
+                out.append(f"--- {log}: (none)")
+        return "\n".join(out)
 
 
 def launch(label: str, tmp_path: Path, model: str, auto: bool):
