@@ -174,8 +174,8 @@ class Document:
     tree: Any = None
     parser: Any = None
 
-    def snapshot(self, encoding: str) -> Snapshot:
-        tree = self.tree.copy() if self.tree is not None else None
+    def snapshot(self, encoding: str, *, with_tree: bool = True) -> Snapshot:
+        tree = self.tree.copy() if self.tree is not None and with_tree else None
         return Snapshot(self.uri, self.version, self.language_id, self.text, encoding, tree)
 
 
@@ -198,8 +198,9 @@ class DocumentStore:
             raise DocumentError(f"document {uri} is not open")
         return doc
 
-    def snapshot(self, uri: str) -> Snapshot:
-        return self.get(uri).snapshot(self.encoding)
+    def snapshot(self, uri: str, *, with_tree: bool = True) -> Snapshot:
+        """`with_tree=False` skips copying the syntax tree: for answers that need none."""
+        return self.get(uri).snapshot(self.encoding, with_tree=with_tree)
 
     def open(self, uri: str, language_id: str, version: int, text: str) -> Document:
         doc = Document(uri, version, language_id, text)

@@ -51,8 +51,8 @@ class DgServer(LanguageServer):
         self.progress_token: str | None = None
 
     # -- helpers used by the features ------------------------------------------------------------
-    def snapshot(self, uri: str) -> Snapshot | None:
-        return self.store.snapshot(uri) if uri in self.store else None
+    def snapshot(self, uri: str, *, with_tree: bool = True) -> Snapshot | None:
+        return self.store.snapshot(uri, with_tree=with_tree) if uri in self.store else None
 
     def current_version(self, uri: str) -> int | None:
         return self.store.get(uri).version if uri in self.store else None

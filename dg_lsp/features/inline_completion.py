@@ -33,7 +33,7 @@ def _items(position: types.Position, fills: list[str]) -> types.InlineCompletion
 
 
 async def inline_completion(ls: DgServer, params: types.InlineCompletionParams) -> types.InlineCompletionList:
-    snap = ls.snapshot(params.text_document.uri)
+    snap = ls.snapshot(params.text_document.uri, with_tree=False)  # typed-through needs no tree
     if snap is None or not ls.settings.language_enabled(snap.language_id):
         return EMPTY
     try:
@@ -42,6 +42,7 @@ async def inline_completion(ls: DgServer, params: types.InlineCompletionParams) 
         raise JsonRpcInvalidParams(f"dg-lsp: {exc}") from exc
     if (rest := ls.typed.lookup(snap.uri, snap.text, offset)) is not None:
         return _items(params.position, [rest])
+    snap = ls.snapshot(snap.uri)
     invoked = params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
     multiline = ls.settings.inline_multiline and context.wants_multiline(snap, offset)
     tokens = ls.settings.max_fill_tokens if multiline else ls.settings.single_line_tokens

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from dg_lsp.language_server import DgServer
 
 log = logging.getLogger(__name__)
-CONFIG_TIMEOUT_S = 2.0  # a client that never answers workspace/configuration must not block loading
+CONFIG_TIMEOUT_S = 2.0  # a client that never answers configuration/progress must not block loading
 
 
 def apply_settings(ls: DgServer, raw: Any, *, base: options.Settings | None = None) -> bool:
@@ -51,7 +51,7 @@ async def start_loading(ls: DgServer) -> None:
     if window is not None and window.work_done_progress:
         token = f"dg-lsp-load-{ls.host.generation + 1}"
         try:
-            await ls.work_done_progress.create_async(token)
+            await asyncio.wait_for(ls.work_done_progress.create_async(token), CONFIG_TIMEOUT_S)
             ls.work_done_progress.begin(token, types.WorkDoneProgressBegin(
                 title="dg-lsp", message=f"loading model {ls.settings.model}", cancellable=False))
             ls.progress_token = token

@@ -70,3 +70,14 @@ def test_binary_and_unknown_language_have_no_tree():
     store = DocumentStore(languages.parser_for)
     assert store.open("a", "python", 1, "x\x00y").tree is None
     assert store.open("b", "brainfuck", 1, "+++").tree is None
+
+
+def test_huge_documents_are_not_parsed():
+    from dg_lsp.documents import MAX_PARSE_CHARS
+
+    store = DocumentStore(languages.parser_for)
+    big = "x = 1\n" * (MAX_PARSE_CHARS // 6 + 1)
+    doc = store.open("big", "python", 1, big)
+    assert doc.tree is None
+    snap = store.snapshot("big")
+    assert snap.offset_at(pos(snap.line_count - 2, 5)) == len(big) - 1
