@@ -7,7 +7,7 @@ import pytest_lsp
 from lsprotocol import types as t
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-from conftest import ROOT, SERVE, _env, command, inline, open_doc, pos, start
+from lsp_harness import ROOT, SERVE, _env, command, inline, open_doc, pos, start
 
 WEIGHTS = ROOT / "engine" / "weights" / "model.safetensors"
 pytestmark = pytest.mark.skipif(not WEIGHTS.exists(), reason=f"{WEIGHTS} does not exist yet (the model is still training)")

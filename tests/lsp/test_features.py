@@ -7,7 +7,8 @@ from lsprotocol import types as t
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import LanguageClient
 
-from conftest import change_doc, command, inline, open_doc, pos, raw_request
+from lsp_harness import change_doc, command, inline, open_doc, pos, raw_request
+from lsp_harness import shared  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 COMMANDS = {"dgLsp.fillSelection", "dgLsp.fixLine", "dgLsp.fillHoles", "dgLsp.fillRanges", "dgLsp.applyAlternative"}

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from pytest_lsp import LanguageClient
 
-from conftest import command, open_doc
+from lsp_harness import command, open_doc
+from lsp_harness import shared  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

@@ -7,7 +7,7 @@ from lsprotocol import types as t
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-from conftest import SERVE, _env, attach, capabilities, command, inline, open_doc, pos, start, wait_state
+from lsp_harness import SERVE, _env, attach, capabilities, command, inline, open_doc, pos, start, wait_state
 
 URI = "file:///life.py"
 TEXT = "def area(r):\n    return \n"

@@ -1,13 +1,13 @@
 from lsprotocol import types as t
 from pytest_lsp import LanguageClient
 
-from conftest import command, inline, open_doc, pos
+from lsp_harness import inline, open_doc, pos
+from lsp_harness import client  # noqa: F401  (fixture)
 
 URI = "file:///smoke.py"
 
 
 async def test_capabilities_and_inline_completion(client: LanguageClient):
-    caps = client.protocol.server_capabilities if hasattr(client.protocol, "server_capabilities") else None
     open_doc(client, URI, "def add(a, b):\n    return \n")
     result = await inline(client, URI, pos(1, 11))
     assert isinstance(result, t.InlineCompletionList)

@@ -10,7 +10,8 @@ from lsprotocol import types as t
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import LanguageClient
 
-from conftest import change_doc, inline, open_doc, pos
+from lsp_harness import change_doc, inline, open_doc, pos
+from lsp_harness import shared  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 TEXT = "def area(r):\n    value = r * r\n    return \n"

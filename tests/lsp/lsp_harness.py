@@ -1,5 +1,7 @@
-"""End-to-end fixtures: the real server over stdio (`python -m dg_lsp.cli serve`), a pytest-lsp
-client that records `dgLsp/status`, `$/progress` and `workspace/applyEdit`, and helpers.
+"""End-to-end harness: the real server over stdio (`python -m dg_lsp.cli serve`), a pytest-lsp
+client that records `dgLsp/status`, `$/progress` and `workspace/applyEdit`, and helpers. Tests
+import it (and the fixtures they use) by name; it is not a conftest.py, so it cannot clash with
+another test folder's.
 
 Most tests run the tiny random-weight model (`random:tiny`: the real engine code path, garbage
 text), so they check plumbing, never fill quality.
