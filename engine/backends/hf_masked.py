@@ -175,7 +175,7 @@ class HFMaskedBackend(Backend):
         if logit_shift is not None:
             preset = replace(preset, logit_shift=logit_shift)
         self.preset, self.device = preset, device
-        self.model = self._load(path, conf, trust_remote_code, not allow_download, pick_dtype(device, dtype))
+        self.model = self._load(path, conf, trust_remote_code, not allow_download, pick_dtype(device, dtype)).to(device)
         cfg = self.model.config
         self.vocab_size = self._logit_width(self.model, cfg)
         self.tokens = HFTokens(path, self.vocab_size, trust_remote_code, not allow_download)
@@ -251,9 +251,10 @@ class HFMaskedBackend(Backend):
             probe = torch.cat([probe, torch.full((1, 4), self.mask_id, device=self.device)], 1)
             with torch.inference_mode():
                 dual.check(self.model, self._forward, probe)
-        except DualCacheUnsupported as exc:
+        except Exception as exc:  # DualCacheUnsupported, or the base attention refusing (softcap under sdpa…)
+            why = exc if isinstance(exc, DualCacheUnsupported) else f"its probe forward failed ({exc})"
             raise InfillError(f"dual_cache=True is not available for {self.preset.family} model "
-                              f"{type(self.model).__name__}: {exc}") from exc
+                              f"{type(self.model).__name__}: {why}") from exc
         return dual
 
     # ---- tokenizer --------------------------------------------------------------------------------
