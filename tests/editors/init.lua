@@ -4,6 +4,7 @@
 local root = vim.fn.fnamemodify(debug.getinfo(1, "S").source:sub(2), ":p:h:h:h")
 vim.opt.runtimepath:prepend(root .. "/editors/nvim")
 vim.o.swapfile = false
+vim.o.hidden = true -- tests move from file to file in one editor
 vim.o.shada = ""
 
 local dg = require("dg_lsp")

@@ -95,6 +95,10 @@ class Editor:
     def open(self, path: Path, text: str, line: int, insert_at_end: bool = True) -> dict:
         """Edits `path` holding `text`, waits for the server, and (optionally) enters insert mode
         at the end of 0-based `line` the way a user does: real keys through the input queue."""
+        if self.state()["mode"] != "n":
+            self.nvim.input("<Esc>")
+            self.wait("vim.api.nvim_get_mode().mode == 'n'", 10_000, "normal mode")
+        self.lua("require('dg_lsp').dismiss()")
         path.write_text(text)
         self.nvim.command(f"edit {path}")
         state = self.wait_ready()
@@ -158,9 +162,11 @@ def close(editor: Editor) -> None:
 
 # Fixtures (imported by the test modules; no conftest.py, whose module name would clash with other test
 # folders' conftest.py when pytest imports them side by side).
-@pytest.fixture(params=list(VERSIONS), ids=lambda v: f"nvim-{v}")
-def nv(request, tmp_path):
-    editor = launch(request.param, tmp_path, "random:tiny", auto=False)
+# One Neovim (and one server) per version for the whole module: starting the server dominates the
+# run time. Each test edits its own file, and `Editor.open` first leaves insert mode and dismisses.
+@pytest.fixture(scope="module", params=list(VERSIONS), ids=lambda v: f"nvim-{v}")
+def nv(request, tmp_path_factory):
+    editor = launch(request.param, tmp_path_factory.mktemp(f"nvim-{request.param}"), "random:tiny", auto=False)
     yield editor
     close(editor)
 
