@@ -62,3 +62,37 @@ def test_contributed_settings_match_the_server() -> None:
     assert set(contributed) - client_only == set(server)
     for key, default in server.items():
         assert contributed[key] == default, key
+
+
+def test_command_arguments_match_the_server_contract() -> None:
+    """The extension's executeCommand payloads (compiled out/commands.js, run by node) parse with the
+    server's own argument readers (dg_lsp/features/code_actions.py)."""
+    out_js = VSCODE / "out" / "commands.js"
+    if not out_js.is_file():
+        proc = subprocess.run(["npx", "--no-install", "tsc", "-p", "."], cwd=VSCODE, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    script = """
+      const c = require('./out/commands.js');
+      const sel = [{start: {line: 3, character: 8}, end: {line: 1, character: 2}},
+                   {start: {line: 5, character: 0}, end: {line: 5, character: 0}}];
+      console.log(JSON.stringify([
+        c.fillRangesParams('file:///a.py', 4, sel),
+        c.fixLineParams('file:///a.py', 4, {line: 2, character: 7}),
+        c.fillHolesParams('file:///a.py', 4),
+      ]));
+    """
+    proc = subprocess.run(["node", "-e", script], cwd=VSCODE, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    fill_ranges, fix_line, fill_holes = json.loads(proc.stdout)
+
+    from dg_lsp.features import code_actions as ca
+
+    assert (fill_ranges["command"], fix_line["command"], fill_holes["command"]) == (ca.FILL_RANGES, ca.FIX_LINE, ca.FILL_HOLES)
+    for params in (fill_ranges, fix_line, fill_holes):
+        assert len(params["arguments"]) == 1  # the server takes exactly one object
+        arg = params["arguments"][0]
+        assert arg["uri"] == "file:///a.py" and arg["version"] == 4
+    ranges = [ca._range(r, f"ranges[{i}]") for i, r in enumerate(fill_ranges["arguments"][0]["ranges"])]
+    assert [(r.start.line, r.start.character, r.end.line, r.end.character) for r in ranges] == [(1, 2, 3, 8), (5, 0, 5, 0)]
+    p = ca._position(fix_line["arguments"][0]["position"], "position")
+    assert (p.line, p.character) == (2, 7) and fix_line["arguments"][0]["line"] == 2
