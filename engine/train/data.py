@@ -62,9 +62,9 @@ def cut_holes(text: str, rng: random.Random) -> tuple[list[str], list[str]]:
         elif style < 0.58:  # several whole lines
             k = rng.randint(2, 8)
             s, e = offsets[a], offsets[min(len(lines), a + k)]
-        elif style < 0.80:  # from the cursor to the end of the line
-            body = len(line.rstrip("\n"))
-            col = rng.randint(indent, max(indent, body - 1))
+        elif style < 0.80:  # from the cursor to the end of the line; a third start at column 0
+            body = len(line.rstrip("\n"))  # (the cursor on an empty line: indentation is the model's)
+            col = 0 if rng.random() < 0.33 else rng.randint(indent, max(indent, body - 1))
             s, e = offsets[a] + col, offsets[a] + body
         elif style < 0.95:  # an arbitrary span
             s = offsets[a] + rng.randint(0, max(0, len(line) - 1))
