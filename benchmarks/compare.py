@@ -50,13 +50,13 @@ def main() -> None:
     if args.ar:
         rows.append(run_variant("autoregressive FIM baseline", args.ar, problems, args.subset, max_tokens))
     print(f"{args.subset}, {len(problems)} problems (spread over the set), {args.threads} threads\n")
-    print("| variant | pass@1 | exact | parses | ms p50 | ms p95 | passes p50 | tokens/pass p50 |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| variant | pass@1 | exact | parses | ms p50 | ms p95 | passes p50 | tokens/pass p50 | errors |")
+    print("|---|---|---|---|---|---|---|---|---|")
     fmt = lambda v, spec: "n/a" if v is None else format(v, spec)  # noqa: E731 (every fill failed)
     for r in rows:
         print(f"| {r['variant']} | {fmt(r['pass@1'], '.3f')} | {fmt(r['exact'], '.3f')} | {fmt(r['parse'], '.3f')} "
               f"| {fmt(r['ms_median'], '.1f')} | {fmt(r['ms_p95'], '.1f')} | {r['nfe_median']} "
-              f"| {fmt(r['tokens_per_step_median'], '.2f')} | errors {r['errors']} |")
+              f"| {fmt(r['tokens_per_step_median'], '.2f')} | {r['errors']} |")
     base = rows[0]
     for r in rows[1:]:
         if base["ms_median"] and r["ms_median"]:
