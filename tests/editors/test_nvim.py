@@ -261,3 +261,22 @@ def test_ghost_renderer_multiline_and_rest_of_line(nv: Editor, tmp_path):
     else:
         assert multi[2]["virt_text_pos"] == "inline" and single[2]["virt_text_pos"] == "inline"
         assert [c[0] for c in single[2]["virt_text"]] == ["q, "]
+
+
+def test_charwise_selection_after_astral_characters_fills_the_right_span(nv: Editor, tmp_path):
+    """Positions go to the server in its negotiated encoding (UTF-16 by default): an emoji (two
+    UTF-16 units, four bytes) and an é before the selection must not shift the filled span."""
+    src = 'tag = "é😀"; value = AAAA\nprint(tag, value)\n'
+    nv.open(tmp_path / "u.py", src, 0, insert_at_end=False)
+    start = 'tag = "é😀"; value = '
+    nv.nvim.command(f"call cursor(1, {len(start.encode()) + 1})")
+    nv.nvim.input("v3l<Esc>")
+    nv.wait("vim.api.nvim_get_mode().mode == 'n' and vim.fn.visualmode() == 'v'", 10_000, "charwise selection")
+    enc = nv.lua("return require('dg_lsp.lsp').encoding(require('dg_lsp.lsp').client(0))")
+    ranges = nv.lua("return require('dg_lsp.actions').visual_ranges(0, 'v', ...)", enc)
+    units = {"utf-16": len(start.encode("utf-16-le")) // 2, "utf-8": len(start.encode()), "utf-32": len(start)}[enc]
+    assert ranges == [{"start": {"line": 0, "character": units}, "end": {"line": 0, "character": units + 4}}]
+    nv.nvim.command("DgLspFill")
+    st = nv.wait("not vim.api.nvim_buf_get_lines(0, 0, 1, false)[1]:find('AAAA', 1, true)", 120_000, "the span to be filled")
+    assert "\n".join(st["lines"]).startswith(start)
+    assert st["lines"][-1] == "print(tag, value)"

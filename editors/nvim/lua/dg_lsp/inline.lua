@@ -159,9 +159,8 @@ local function revalidate(bufnr, st)
 end
 
 local function show(bufnr, st, row, col, items, invoked, index)
-  if st.sugg then
-    ghost.clear(bufnr, st.sugg.mark)
-  end
+  -- A new answer replaces the shown one in the same extmark: no blank frame in between.
+  local mark = st.sugg and st.sugg.mark
   st.sugg = {
     row = row,
     col = col,
@@ -171,6 +170,7 @@ local function show(bufnr, st, row, col, items, invoked, index)
     tick = tick(bufnr),
     invoked = invoked,
     foreign = false,
+    mark = mark,
   }
   render(bufnr, st)
 end
