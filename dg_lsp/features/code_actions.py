@@ -260,12 +260,15 @@ async def code_action(ls: DgServer, params: types.CodeActionParams) -> list[type
     if markers:
         actions.append(_action(f"Fill {len(markers)} hole{'s' * (len(markers) > 1)} (dg-lsp)", KIND_HOLES,
                                FILL_HOLES, {**base, "position": pos_json(params.range.start)}))
-    if params.context.trigger_kind == types.CodeActionTriggerKind.Invoked and ls.host.ready:
-        actions += await alternatives(ls, snap, start, end, diags, base)
     only = params.context.only
-    if only:
-        actions = [a for a in actions if any(a.kind == k or a.kind.startswith(f"{k}.") for k in only)]
-    return actions
+
+    def wanted(kind: str) -> bool:
+        return not only or any(kind == k or kind.startswith(f"{k}.") for k in only)
+
+    invoked = params.context.trigger_kind == types.CodeActionTriggerKind.Invoked
+    if invoked and ls.host.ready and wanted(KIND_ALT):  # the engine runs only when asked explicitly
+        actions += await alternatives(ls, snap, start, end, diags, base)
+    return [a for a in actions if wanted(a.kind)]
 
 
 async def alternatives(ls: DgServer, snap: Snapshot, start: int, end: int, diags, base: dict) -> list[types.CodeAction]:
