@@ -167,7 +167,10 @@ def main() -> None:
     ap.add_argument("--hidden", type=int, default=64)
     ap.add_argument("--context", type=int, default=256)
     ap.add_argument("--train-steps", type=int, default=200, help="0: measure the untrained random models")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads; on a busy machine 2 OpenMP threads thrash (a 64x32 matmul took 67 ms)")
     args = ap.parse_args()
+    torch.set_num_threads(args.threads)
     torch.set_grad_enabled(False)
     reqs = random_requests(args.requests)
 
