@@ -280,3 +280,35 @@ def test_charwise_selection_after_astral_characters_fills_the_right_span(nv: Edi
     st = nv.wait("not vim.api.nvim_buf_get_lines(0, 0, 1, false)[1]:find('AAAA', 1, true)", 120_000, "the span to be filled")
     assert "\n".join(st["lines"]).startswith(start)
     assert st["lines"][-1] == "print(tag, value)"
+
+
+def test_item_normalisation_edge_cases(nv: Editor):
+    """Server items with ranges (which dg-lsp's own ghost text does not use, but the protocol allows):
+    text already typed is skipped, a reproduced rest-of-line is kept, off-line ranges are dropped."""
+    r = nv.lua("""
+      local n = require('dg_lsp.items').normalize
+      local line = '  foo(bar)'   -- cursor at byte 5, after '  foo'
+      local function rng(s, e) return { start = { line = 3, character = s }, ['end'] = { line = 3, character = e } } end
+      return {
+        plain = n({ insertText = '(x)' }, 3, 5, line, 'utf-16'),
+        typed = n({ insertText = 'foo.baz', range = rng(2, 5) }, 3, 5, line, 'utf-16'),
+        disagree = n({ insertText = 'fox.baz', range = rng(2, 5) }, 3, 5, line, 'utf-16') or vim.NIL,
+        reproduced = n({ insertText = '(bar, 1)(bar)', range = rng(5, 10) }, 3, 5, line, 'utf-16'),
+        replaces = n({ insertText = '[1]', range = rng(5, 10) }, 3, 5, line, 'utf-16'),
+        other_line = n({ insertText = 'x', range = { start = { line = 2, character = 0 }, ['end'] = { line = 3, character = 5 } } }, 3, 5, line, 'utf-16') or vim.NIL,
+        snippet = n({ insertText = { kind = 'snippet', value = '(${1:a}, $2)$0' } }, 3, 5, line, 'utf-16'),
+        empty = n({ insertText = 'foo', range = rng(2, 5) }, 3, 5, line, 'utf-16') or vim.NIL,
+        word = { require('dg_lsp.items').first_word('  total = 1'), require('dg_lsp.items').first_word('(a, b)') },
+        line1 = { require('dg_lsp.items').first_line('a + b\\n    c'), require('dg_lsp.items').first_line('\\n    c\\nd') },
+      }
+    """)
+    assert r["plain"] == {"text": "(x)", "tail": 0}
+    assert r["typed"] == {"text": ".baz", "tail": 0}
+    assert r["disagree"] is None
+    assert r["reproduced"] == {"text": "(bar, 1)", "tail": 0}
+    assert r["replaces"] == {"text": "[1]", "tail": 5}
+    assert r["other_line"] is None
+    assert r["snippet"] == {"text": "(a, )", "tail": 0}
+    assert r["empty"] is None
+    assert r["word"] == ["  total", "("]
+    assert r["line1"] == ["a + b", "\n    c"]

@@ -4,6 +4,7 @@
 -- stays visible, updated in place: no flicker).
 local compat = require("dg_lsp.compat")
 local ghost = require("dg_lsp.ghost")
+local items = require("dg_lsp.items")
 local lsp = require("dg_lsp.lsp")
 
 local M = {}
@@ -34,48 +35,6 @@ end
 
 function M.configure(opts)
   cfg = opts
-end
-
--- An item from the server → {text, tail, command} relative to the request's cursor: `text` is what is
--- left to insert at the cursor, `tail` the bytes after the cursor it replaces. Items whose range
--- leaves the cursor line or does not agree with what is typed before the cursor cannot be ghost text.
-local function normalize(raw, row, col, line, encoding)
-  local text = raw.insertText
-  if type(text) == "table" then
-    -- A snippet: shown and inserted as plain text, tab stops dropped.
-    text = (text.value or ""):gsub("%${%d+:([^}]*)}", "%1"):gsub("%$%d+", "")
-  end
-  if type(text) ~= "string" then
-    return nil
-  end
-  local scol, ecol = col, col
-  if raw.range then
-    if raw.range.start.line ~= row or raw.range["end"].line ~= row then
-      return nil
-    end
-    scol = compat.to_byte_col(line, raw.range.start.character, encoding)
-    ecol = compat.to_byte_col(line, raw.range["end"].character, encoding)
-  end
-  if scol > col or ecol < col then
-    return nil
-  end
-  local typed = line:sub(scol + 1, col)
-  if text:sub(1, #typed) ~= typed then
-    return nil
-  end
-  text = text:sub(#typed + 1)
-  local tail = ecol - col
-  if tail > 0 then
-    -- A replaced rest-of-line that the fill reproduces verbatim is kept, not replaced.
-    local replaced = line:sub(col + 1, ecol)
-    if #text >= #replaced and text:sub(#text - #replaced + 1) == replaced then
-      text, tail = text:sub(1, #text - #replaced), 0
-    end
-  end
-  if text == "" then
-    return nil
-  end
-  return { text = text, tail = tail, command = raw.command }
 end
 
 local function render(bufnr, st)
@@ -110,25 +69,6 @@ function M.dismiss(bufnr)
   end
 end
 
--- Keeps the items that start with `consumed` and drops that prefix from them; the current item stays
--- current when it survives. Returns false when nothing is left.
-local function advance(s, consumed)
-  local kept, index = {}, 1
-  for i, it in ipairs(s.items) do
-    if #it.text > #consumed and it.text:sub(1, #consumed) == consumed then
-      kept[#kept + 1] = { text = it.text:sub(#consumed + 1), tail = it.tail, command = it.command }
-      if i == s.index then
-        index = #kept
-      end
-    end
-  end
-  if #kept == 0 then
-    return false
-  end
-  s.items, s.index = kept, index
-  return true
-end
-
 -- Is the suggestion still valid for the buffer as it is now? A change is accepted only when it is the
 -- user typing the suggestion's own next characters at its position; then the suggestion is rebased.
 local function revalidate(bufnr, st)
@@ -151,21 +91,21 @@ local function revalidate(bufnr, st)
   if line:sub(1, s.col) ~= s.line:sub(1, s.col) or line:sub(col + 1) ~= s.line:sub(s.col + 1) then
     return false
   end
-  if not advance(s, line:sub(s.col + 1, col)) then
+  if not items.advance(s, line:sub(s.col + 1, col)) then
     return false
   end
   s.col, s.line, s.tick = col, line, now
   return true
 end
 
-local function show(bufnr, st, row, col, items, invoked, index)
+local function show(bufnr, st, row, col, list, invoked, index)
   -- A new answer replaces the shown one in the same extmark: no blank frame in between.
   local mark = st.sugg and st.sugg.mark
   st.sugg = {
     row = row,
     col = col,
     line = compat.get_line(bufnr, row),
-    items = items,
+    items = list,
     index = index or 1,
     tick = tick(bufnr),
     invoked = invoked,
@@ -215,19 +155,19 @@ function M.request(bufnr, opts)
     if not opts.invoked and not vim.api.nvim_get_mode().mode:match("^i") then
       return
     end
-    local items, seen = {}, {}
+    local found, seen = {}, {}
     for _, raw in ipairs((result and (result.items or result)) or {}) do
-      local it = normalize(raw, row, col, line, encoding)
+      local it = items.normalize(raw, row, col, line, encoding)
       if it and not seen[it.text] then
         seen[it.text] = true
-        items[#items + 1] = it
+        found[#found + 1] = it
       end
     end
-    if #items == 0 then
+    if #found == 0 then
       return
     end
-    local index = opts.index and ((opts.index - 1) % #items) + 1 or 1
-    show(bufnr, st, row, col, items, opts.invoked, index)
+    local index = opts.index and ((opts.index - 1) % #found) + 1 or 1
+    show(bufnr, st, row, col, found, opts.invoked, index)
   end, bufnr)
   if ok then
     st.pending = { client_id = client.id, id = id }
@@ -265,17 +205,6 @@ function M.current(bufnr)
   return { text = s.items[s.index].text, index = s.index, count = #s.items, row = s.row, col = s.col }
 end
 
-local function first_word(text)
-  return text:match("^%s*[%w_]+") or text:match("^%s*[^%w_%s]+") or text:match("^%s+") or text
-end
-
-local function first_line(text)
-  if text:sub(1, 1) == "\n" then
-    return text:match("^\n[^\n]*")
-  end
-  return text:match("^[^\n]*")
-end
-
 --- Inserts the suggestion (`part`: nil for all of it, "word" or "line"). Returns true when text was
 --- inserted; false (and the suggestion dismissed) when the buffer changed under it.
 function M.accept(part, bufnr)
@@ -293,9 +222,9 @@ function M.accept(part, bufnr)
   local it = s.items[s.index]
   local text = it.text
   if part == "word" then
-    text = first_word(it.text)
+    text = items.first_word(it.text)
   elseif part == "line" then
-    text = first_line(it.text)
+    text = items.first_line(it.text)
   end
   local whole = text == it.text
   local lines = vim.split(text, "\n", { plain = true })
@@ -318,7 +247,7 @@ function M.accept(part, bufnr)
     return true
   end
   -- Partial accept: the rest stays as the suggestion at the new cursor.
-  advance(s, text)
+  items.advance(s, text)
   s.row, s.col, s.line, s.tick, s.foreign = end_row, end_col, compat.get_line(bufnr, end_row), tick(bufnr), false
   render(bufnr, st)
   return true
