@@ -22,6 +22,15 @@ VOCAB = 8192
 PY = ["def add(a, b):\n    return ", Hole(max_tokens=8), "\n\nprint(add(1, 2))\n"]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny models run many small ops: on a busy 2-core machine two OpenMP threads thrash (10x slower)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _tokenizer(**extra):
     from transformers import PreTrainedTokenizerFast
 
