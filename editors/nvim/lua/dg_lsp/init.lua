@@ -27,9 +27,8 @@ end
 --- Asks for a suggestion at the cursor now (an explicit request: the server returns alternatives).
 function M.trigger()
   if native() then
-    if not native_visible(cur()) then
-      vim.lsp.inline_completion.get()
-    end
+    -- The native client has no public "request now"; it requests (debounced) on cursor movement.
+    vim.api.nvim_exec_autocmds("CursorMovedI", { buffer = cur(), modeline = false })
     return true
   end
   return inline.request(cur(), { invoked = true })
@@ -49,7 +48,8 @@ end
 
 function M.accept()
   if native() then
-    return native_visible(cur()) and vim.lsp.inline_completion.get() ~= false
+    -- get() accepts the shown candidate (applied on the next event-loop turn) and says whether it did.
+    return native_visible(cur()) and vim.lsp.inline_completion.get() == true
   end
   return inline.accept(nil, cur())
 end
@@ -72,8 +72,11 @@ end
 
 function M.dismiss()
   if native() then
-    -- The native client dismisses on cursor movement; that is its only way to clear a suggestion.
-    vim.api.nvim_exec_autocmds("CursorMovedI", { buffer = cur(), modeline = false })
+    -- No public dismiss in the native client: hide its ghost text (accept() only takes visible text).
+    local ns = vim.api.nvim_get_namespaces()["nvim.lsp.inline_completion"]
+    if ns then
+      vim.api.nvim_buf_clear_namespace(cur(), ns, 0, -1)
+    end
     return
   end
   inline.dismiss(cur())
