@@ -51,7 +51,7 @@ async def fill(ls: DgServer, snap: Snapshot, holes: list[HoleSpan], *, candidate
         raise NotReady(f"model {ls.host.spec or ls.settings.model!r} is {ls.host.state}")
     if "\x00" in snap.text:
         raise ContextError(f"{snap.uri} looks binary (it contains NUL characters); not filling it")
-    pinned = context.pin(snap, holes, ls.settings.max_context_tokens)
+    pinned = context.pin(snap, holes, context_budget(ls, holes))
     request = InfillRequest(segments=pinned.segments, language=pinned.language, candidates=candidates,
                             cache_key=snap.uri)
     ck = _cache_key(ls, request)
@@ -72,9 +72,20 @@ async def fill(ls: DgServer, snap: Snapshot, holes: list[HoleSpan], *, candidate
     finally:
         ls.untrack(msg_id)
     ls.results.put(ck, result)
-    log.info("%s v%d: %d hole(s), %d candidate(s), %.0f ms, %d steps", snap.uri, snap.version, len(holes),
-             len(ranked), result.stats.ms.get("total", 0.0), result.stats.nfe)
+    st = result.stats
+    log.info("%s v%d: %d hole(s), %d candidate(s), %.0f ms, %d steps, context %d tokens (%d cached)", snap.uri,
+             snap.version, len(holes), len(ranked), st.ms.get("total", 0.0), st.nfe, st.context_tokens, st.cached_tokens)
     return Outcome(snap, pinned.holes, ranked, result.stats)
+
+
+def context_budget(ls: DgServer, holes: list[HoleSpan]) -> int:
+    """The setting, clamped so that context and holes fit the model's window."""
+    info = getattr(ls.host.engine, "info", None) or {}
+    window = info.get("max_context")
+    budget = ls.settings.max_context_tokens
+    if isinstance(window, int) and window > 0:
+        budget = min(budget, window - sum(h.max_tokens for h in holes) - 16)
+    return max(budget, 32)
 
 
 def lsp_error(exc: BaseException) -> Exception:
