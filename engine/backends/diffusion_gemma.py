@@ -109,6 +109,7 @@ class DiffusionGemmaBackend(Backend):
         # uniform noise needs no mask token; the loop still bans one id, so pick one no fill wants
         mask = self.tokens.tok.mask_token_id
         self.mask_id = int(mask if mask is not None else self.bos_id if self.bos_id is not None else self.pad_id)
+        self.eom_ids = self.eom_ids - {self.mask_id}
         self.canvas_length = int(cfg.canvas_length or 256)
         self.max_block = int(max_block or self.canvas_length)
         self.buckets = sorted(b for b in (buckets or self.buckets) if b <= self.max_block) or [self.max_block]
