@@ -8,7 +8,6 @@ import os
 
 import pytest
 import pytest_lsp
-from lsprotocol import types as t
 from pytest_lsp import ClientServerConfig, LanguageClient
 
 from lsp_harness import ROOT, SERVE, _env, command, inline, open_doc, pos, start
