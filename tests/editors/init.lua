@@ -59,13 +59,20 @@ function DgTest.wait_ready(ms)
   return res
 end
 
+--- trigger(), then wait for the ghost text, or stop early when the answer came back empty.
 function DgTest.trigger_and_wait(ms, min_count)
+  local inline = require("dg_lsp.inline")
   dg.trigger()
+  local _, seq = inline.last_answer()
   local cond = "require('dg_lsp').is_visible()"
   if min_count and min_count ~= vim.NIL then
     cond = cond .. " and require('dg_lsp').current().count >= " .. min_count
   end
-  return DgTest.wait(ms, cond)
+  local res = DgTest.wait(ms, "(" .. cond .. ") or ((require('dg_lsp.inline').last_answer() or {}).seq == " .. seq
+    .. " and not require('dg_lsp').is_visible())")
+  res.answer = inline.last_answer() or vim.NIL
+  res.ok = res.ok and res.state.visible and (not min_count or min_count == vim.NIL or res.state.current.count >= min_count)
+  return res
 end
 
 --- Selects the code action whose title matches `pattern` when vim.ui.select is asked.

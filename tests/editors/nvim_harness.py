@@ -88,7 +88,8 @@ class Editor:
     def trigger(self, min_count: int | None = None) -> dict:
         res = self.lua("return DgTest.trigger_and_wait(...)", FILL_MS, min_count)
         if not res["ok"]:
-            pytest.fail(f"[nvim {self.label}] no ghost text after trigger() within {FILL_MS} ms\n"
+            pytest.fail(f"[nvim {self.label}] no ghost text after trigger() (answer: {res.get('answer')}, "
+                        f"waited up to {FILL_MS} ms)\n"
                         f"state: {json.dumps(res['state'], indent=1)}\nserver log tail:\n{self.log_tail()}")
         return res["state"]
 
@@ -178,11 +179,14 @@ def nv_auto(request, tmp_path):
     close(editor)
 
 
+EMBEDDED = os.environ.get("DG_LSP_TEST_MODEL", "embedded")  # or a model folder of the same kind (a snapshot)
+
+
 @pytest.fixture
 def nv_embedded(tmp_path):
-    if not (ROOT / "engine" / "weights" / "model.safetensors").is_file():
-        pytest.skip("engine/weights/model.safetensors is not there yet")
+    if EMBEDDED == "embedded" and not (ROOT / "engine" / "weights" / "model.safetensors").is_file():
+        pytest.skip("engine/weights/model.safetensors does not exist yet (the model is still training)")
     label = "0.11" if nvim_binary("0.11") else "0.7"
-    editor = launch(label, tmp_path, "embedded", auto=False)
+    editor = launch(label, tmp_path, EMBEDDED, auto=False)
     yield editor
     close(editor)

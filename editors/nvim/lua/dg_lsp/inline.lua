@@ -141,6 +141,7 @@ function M.request(bufnr, opts)
       return -- superseded by a newer request or a dismiss
     end
     st.pending = nil
+    st.answered = { seq = seq, count = 0, err = err ~= nil } -- for callers waiting on an answer
     if err then
       vim.notify("dg-lsp: inline completion failed: " .. (err.message or vim.inspect(err)), vim.log.levels.WARN)
       return
@@ -163,6 +164,7 @@ function M.request(bufnr, opts)
         found[#found + 1] = it
       end
     end
+    st.answered.count = #found
     if #found == 0 then
       return
     end
@@ -188,6 +190,13 @@ function M.schedule(bufnr)
       M.request(bufnr, { invoked = false })
     end
   end))
+end
+
+--- The last answer received for this buffer: {seq, count (usable items), err} or nil; `seq` grows
+--- with every request sent (see M.request's return). For tests and statuslines.
+function M.last_answer(bufnr)
+  local st = buffers[bufnr or vim.api.nvim_get_current_buf()]
+  return st and st.answered, st and st.seq
 end
 
 function M.is_visible(bufnr)
