@@ -8,6 +8,7 @@ Each round moves to a fresh line end (so no result cache can answer) and trigger
 from __future__ import annotations
 
 import argparse
+import re
 import statistics
 import sys
 import tempfile
@@ -50,6 +51,8 @@ def main() -> int:
             rows = editor.lua(MEASURE, args.n + 1)
         finally:
             close(editor)
+        # The server logs its own time per fill ("..., 195 ms, 5 steps, ..."): the rest is transport + client.
+        server_ms = [float(m) for m in re.findall(r"candidate\(s\), (\d+(?:\.\d+)?) ms", editor.server_log.read_text())]
     if isinstance(rows, dict):
         print(rows, editor.log_tail())
         return 1
@@ -59,6 +62,8 @@ def main() -> int:
     print(f"nvim {args.nvim}, model {args.model}, {len(rows)} rounds after 1 warm-up")
     print(f"trigger → ghost text: median {statistics.median(shown):.1f} ms, min {min(shown):.1f}, max {max(shown):.1f}")
     print(f"accept → buffer edit: median {statistics.median(accept):.2f} ms, max {max(accept):.2f}")
+    if len(server_ms) > 1:
+        print(f"server-side fill time (its log): median {statistics.median(server_ms[1:]):.1f} ms")
     return 0
 
 
