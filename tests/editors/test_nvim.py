@@ -314,3 +314,14 @@ def test_item_normalisation_edge_cases(nv: Editor):
     assert r["empty"] is None
     assert r["word"] == ["  total", "("]
     assert r["line1"] == ["a + b", "\n    c"]
+
+
+def test_one_server_for_buffers_under_different_roots(nv: Editor, tmp_path):
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    nv.open(tmp_path / "one" / "a.py", SRC, 0, insert_at_end=False)
+    nv.nvim.command(f"cd {tmp_path / 'two'}")  # a new root (cwd) for the next buffer
+    nv.open(tmp_path / "two" / "b.py", SRC, 0, insert_at_end=False)
+    count = nv.lua("local all = vim.lsp.get_clients or vim.lsp.get_active_clients; "
+                   "return #vim.tbl_filter(function(c) return c.name == 'dg_lsp' end, all())")
+    assert count == 1  # the model is loaded once, whatever the buffer's root

@@ -46,8 +46,13 @@ end
 --- Attaches the dg-lsp client to `bufnr`, starting the server on first use. Returns the client id.
 function M.attach(cfg, bufnr)
   if vim.lsp.start then
-    -- 0.8+: vim.lsp.start reuses a running client with the same name and root.
-    M.client_id = vim.lsp.start(client_config(cfg), { bufnr = bufnr })
+    -- 0.8+: one server for every buffer, whatever its root: the model is loaded once.
+    M.client_id = vim.lsp.start(client_config(cfg), {
+      bufnr = bufnr,
+      reuse_client = function(client, config)
+        return client.name == config.name
+      end,
+    })
     return M.client_id
   end
   if not M.client_id or not compat.get_client(M.client_id) then
