@@ -4,15 +4,18 @@ launched here; the extension's own logic is covered by the node unit tests the s
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
 import pytest
 
-VSCODE = Path(__file__).resolve().parents[2] / "editors" / "vscode"
+ROOT = Path(__file__).resolve().parents[2]
+VSCODE = ROOT / "editors" / "vscode"
 
 pytestmark = pytest.mark.skipif(
     shutil.which("node") is None or shutil.which("npm") is None, reason="node/npm not installed"
@@ -96,3 +99,24 @@ def test_command_arguments_match_the_server_contract() -> None:
     assert [(r.start.line, r.start.character, r.end.line, r.end.character) for r in ranges] == [(1, 2, 3, 8), (5, 0, 5, 0)]
     p = ca._position(fix_line["arguments"][0]["position"], "position")
     assert (p.line, p.character) == (2, 7) and fix_line["arguments"][0]["line"] == 2
+
+
+def test_language_client_handshake_with_the_real_server(tmp_path) -> None:
+    """vscode-languageclient 11, as the extension configures it (VS Code API stubbed), starts the real
+    server: `initialize` succeeds, the server's commands are registered, and its dgLsp/status
+    notifications reach the status bar item (out/test/load.test.js with DG_LSP_SERVER_PATH)."""
+    load_test = VSCODE / "out" / "test" / "load.test.js"
+    if not load_test.is_file():
+        proc = subprocess.run(["npx", "--no-install", "tsc", "-p", "."], cwd=VSCODE, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    log = tmp_path / "server.log"
+    env = dict(os.environ)
+    env.update({
+        "DG_LSP_SERVER_PATH": sys.executable,
+        "DG_LSP_SERVER_ARGS": json.dumps(["-m", "dg_lsp.cli", "serve", "--model", "random:tiny", "--device", "cpu",
+                                          "--log-file", str(log)]),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")])),
+    })
+    proc = subprocess.run(["node", "--test", str(load_test)], cwd=VSCODE, env=env, capture_output=True, text=True, timeout=280)
+    server_log = log.read_text(errors="replace")[-3000:] if log.exists() else "(no server log)"
+    assert proc.returncode == 0 and "# fail 0" in proc.stdout, f"{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}\n{server_log}"

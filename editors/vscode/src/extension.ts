@@ -104,7 +104,8 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
 async function stopClient(): Promise<void> {
   const c = client;
   client = undefined;
-  if (c && c.state !== State.Stopped) await c.stop();
+  // A client whose start failed is not running and cannot be stopped (stop() would throw).
+  if (c && c.isRunning()) await c.stop();
 }
 
 async function execute(params: ExecuteCommandParams): Promise<void> {
