@@ -70,14 +70,15 @@ def train(folder: Path, steps: int, shifted: bool, seq: int = 96, batch: int = 8
     """A few hundred masked-diffusion steps (random mask ratio, cross-entropy on masked positions;
     Sahoo et al. 2024's MDLM objective without the 1/t weight) on dg_lsp/'s source, so that
     predictions depend on context and the dual cache's staleness shows. Returns the last loss."""
-    from transformers import AutoModelForMaskedLM, AutoModelForCausalLM
-
     from engine.backends.hf_masked import shift_logits
 
     tok = _tokenizer()
     ids = torch.tensor(tok.encode("\n\n".join(p.read_text() for p in sorted((ROOT / "dg_lsp").rglob("*.py"))),
                                   add_special_tokens=False))
-    model = (AutoModelForCausalLM if shifted else AutoModelForMaskedLM).from_pretrained(folder).train()
+    import transformers
+
+    arch = json.loads((folder / "config.json").read_text())["architectures"][0]
+    model = getattr(transformers, arch).from_pretrained(folder).train()
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
     gen = torch.Generator().manual_seed(seed)
     loss = torch.tensor(0.0)
