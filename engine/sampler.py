@@ -12,6 +12,11 @@ Each step predicts every open canvas position, then commits some of them:
 Adaptive stopping: when every open position predicts the same token as in the previous step and
 all are at least `stable_conf` confident, they are committed together. A committed end-of-middle
 token ends its hole: later positions of that hole become end-of-middle too.
+
+Length is decided where the content ends: an end-of-middle prediction may be committed only at a
+hole's first position or right after a committed position. Padding at a canvas's tail is the
+easiest thing to predict; without this rule confident end-of-middle tokens are committed from the
+right, one position further left each step, until they swallow the fill.
 """
 from __future__ import annotations
 
@@ -31,6 +36,7 @@ class SamplerConfig:
     entropy_bound: float = 1.0
     stable_conf: float = 0.6
     max_steps: int = 512
+    anchor_eom: bool = True  # end-of-middle only next to committed text (see the module docstring)
     sync_every: int = 1  # steps between host-side termination checks (raise on CUDA)
 
 
@@ -84,6 +90,8 @@ def denoise(step: Callable[[torch.Tensor], torch.Tensor], state: CanvasState, ho
     uniform noise: open positions hold random ids below it instead of the mask. Returns forward passes."""
     nfe, prev_pred = 0, None
     vocab_fill = int(eom_ids[0])
+    hole_starts = torch.ones_like(hole_idx, dtype=torch.bool)
+    hole_starts[1:] = hole_idx[1:] != hole_idx[:-1]
     sample_rows = temperatures > 0
     while nfe < cfg.max_steps:
         if nfe % cfg.sync_every == 0 and bool(state.committed.all()):
@@ -111,7 +119,10 @@ def denoise(step: Callable[[torch.Tensor], torch.Tensor], state: CanvasState, ho
         conf = chosen.exp()
         entropy = -(logp.exp() * logp.nan_to_num(neginf=0.0)).sum(-1) if cfg.rule == "entropy" else conf
         open_ = ~state.committed
-        sel = _select(cfg.rule, cfg, conf, entropy, open_)
+        anchored = torch.ones_like(open_)  # position 0 of a hole, or its left neighbour is committed
+        anchored[:, 1:] = state.committed[:, :-1] | hole_starts[1:]
+        eligible = open_ & (anchored | ~torch.isin(pred, eom_ids)) if cfg.anchor_eom else open_
+        sel = _select(cfg.rule, cfg, conf, entropy, eligible)
         if prev_pred is not None:  # adaptive stop: stable and confident
             stable = ((pred == prev_pred) | ~open_).all(1) & (conf.masked_fill(~open_, 1.0).min(1).values >= cfg.stable_conf)
             sel = sel | (open_ & stable[:, None])
