@@ -8,12 +8,31 @@ import argparse
 import sys
 
 
+def _model_option(text: str) -> tuple[str, object]:
+    """`KEY=VALUE` with VALUE read as JSON when it parses (true, 8, 0.5, "x"), else as a string."""
+    import json
+
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key.strip(), json.loads(value)
+    except json.JSONDecodeError:
+        return key.strip(), value
+
+
+def model_options(args: argparse.Namespace) -> dict:
+    return dict(getattr(args, "model_option", None) or [])
+
+
 def _add_engine_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="embedded",
                    help="embedded | random:tiny | a local model directory | a hub id | http(s)://remote")
     p.add_argument("--device", default=None, help="cpu | cuda | cuda:N (default: cuda if available, else cpu)")
     p.add_argument("--trust-remote-code", action="store_true",
                    help="allow a hub/local model's own Python code to run (off by default)")
+    p.add_argument("--model-option", action="append", default=[], metavar="KEY=VALUE", type=_model_option,
+                   help="backend option, e.g. dual_cache=true, cache_refresh=8, fim_template=...; repeatable")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -93,12 +93,13 @@ def run_jsonl(engine, stream, out, hole_defaults: dict) -> int:
 
 
 def run_fill(args) -> int:
+    from dg_lsp.cli import model_options
     from engine.api import Hole, InfillError, InfillRequest, load_engine
 
     hole = dict(max_tokens=args.max_tokens, single_line=args.single_line)
     try:
         if args.jsonl:
-            engine = load_engine(args.model, args.device, trust_remote_code=args.trust_remote_code)
+            engine = load_engine(args.model, args.device, trust_remote_code=args.trust_remote_code, **model_options(args))
             stream = sys.stdin if args.jsonl == "-" else open(args.jsonl, encoding="utf-8")
             return run_jsonl(engine, stream, sys.stdout, hole)
         if not args.file:
@@ -109,7 +110,7 @@ def run_fill(args) -> int:
         if not spans:
             raise FillError("nothing to fill: give at least one --hole L:C-L:C or --at L:C")
         language = args.language or EXT_LANG.get(path.suffix.lower(), "plaintext")
-        engine = load_engine(args.model, args.device, trust_remote_code=args.trust_remote_code)
+        engine = load_engine(args.model, args.device, trust_remote_code=args.trust_remote_code, **model_options(args))
         req = InfillRequest(build_segments(text, spans, Hole(**hole)), language=language,
                             candidates=args.candidates, temperature=args.temperature, seed=args.seed,
                             rule=args.rule, threshold=args.threshold)

@@ -83,7 +83,7 @@ class Engine:
     def __init__(self, backend: Backend, spec: str = ""):
         self.backend = backend
         self.spec = spec
-        self.sampler = SamplerConfig(rule=backend.default_rule)
+        self.sampler = SamplerConfig(**{"rule": backend.default_rule, **backend.sampler_defaults})
         self._eom = torch.tensor(sorted(backend.eom_ids), device=backend.device)
 
     @property

@@ -5,7 +5,8 @@ Each step predicts every open canvas position, then commits some of them:
 * ``threshold`` — every position whose confidence passes τ, and always at least the most
   confident one per row (Fast-dLLM's parallel decoding, Wu et al. 2025);
 * ``topk`` — the k most confident per step (LLaDA's low-confidence remasking, Nie et al. 2025);
-* ``entropy`` — positions in order of rising entropy while the summed entropy stays under a bound
+* ``entropy`` — positions in order of rising entropy while their summed entropy, less the largest,
+  stays under a bound
   (DiffusionGemma's entropy-bounded sampler; Ben-Hamu et al. 2025); uncommitted positions are
   renoised with uniform random tokens when the backend's noise is uniform.
 
@@ -58,8 +59,9 @@ def _select(rule: str, cfg: SamplerConfig, conf: torch.Tensor, entropy: torch.Te
         ent = entropy.masked_fill(~open_, float("inf"))
         order = ent.argsort(dim=1)
         sorted_ent = ent.gather(1, order)
-        keep = (sorted_ent.cumsum(1) <= cfg.entropy_bound)
-        keep[:, 0] = True  # always at least one
+        # DiffusionGemma's bound: the chosen positions' summed entropy, less the largest of them,
+        # stays under the bound (so the least uncertain position always qualifies)
+        keep = (sorted_ent.cumsum(1) - sorted_ent) <= cfg.entropy_bound
         return torch.zeros_like(open_).scatter_(1, order, keep) & open_
     best = conf.masked_fill(~open_, neg).argmax(dim=1, keepdim=True)
     at_least_one = torch.zeros_like(open_).scatter_(1, best, True)

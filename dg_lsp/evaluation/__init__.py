@@ -54,7 +54,10 @@ def _filler(args: argparse.Namespace, subset: str, max_tokens: int) -> tuple[Fil
         return canonical_filler, {"name": CANONICAL}
     from engine.api import load_engine
 
-    engine = load_engine(args.model, device=args.device, trust_remote_code=getattr(args, "trust_remote_code", False))
+    from dg_lsp.cli import model_options
+
+    engine = load_engine(args.model, device=args.device, trust_remote_code=getattr(args, "trust_remote_code", False),
+                         **model_options(args))
     fill = engine_filler(engine, single_line=subset == "single-line", max_tokens=max_tokens,
                          candidates=args.candidates, seed=_opt(args, "seed", 0), rule=getattr(args, "rule", None),
                          threshold=getattr(args, "threshold", None))

@@ -30,6 +30,7 @@ class Backend(ABC):
     buckets: list[int] = [8, 16, 32, 64, 128]
     vocab_size: int
     default_rule: str = "threshold"
+    sampler_defaults: dict[str, Any] = {}  # SamplerConfig fields this model's sampler expects
 
     @abstractmethod
     def encode(self, text: str) -> list[int]: ...
@@ -48,4 +49,5 @@ class Backend(ABC):
 
     @abstractmethod
     def step(self, ctx: Any, canvas: torch.Tensor, layout: Layout) -> torch.Tensor:
-        """canvas [B, C] token ids -> logits [B, C, V] (same-position logits)."""
+        """canvas [B, C] token ids -> logits [B, C, V] (same-position logits). The sampler edits the
+        tensor in place: return a fresh one, never a view of state the backend keeps."""

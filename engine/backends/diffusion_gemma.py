@@ -76,6 +76,7 @@ class _Ctx:
 class DiffusionGemmaBackend(Backend):
     noise = "uniform"
     default_rule = "entropy"
+    sampler_defaults = {"entropy_bound": 0.1}  # the bound transformers' DiffusionGemma sampler uses
 
     def __init__(self, path: str, device: torch.device, trust_remote_code: bool = False, *,
                  allow_download: bool = False, dtype: str | None = None, max_block: int | None = None,
