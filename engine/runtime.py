@@ -34,6 +34,10 @@ def resolve_backend(spec: str, device: str | None = None, trust_remote_code: boo
     from engine.backends.native import WEIGHTS, NativeBackend
 
     dev = pick_device(device)
+    native = spec in ("", "embedded") or spec.startswith("random:") or (
+        Path(os.path.expanduser(spec)).is_dir() and "d_model" in _read_config(spec))
+    if native and options:
+        raise InfillError(f"the embedded model takes no options; got {sorted(options)}")
     if spec in ("", "embedded"):
         return NativeBackend.from_folder(WEIGHTS, dev)
     if spec.startswith("random:"):
@@ -77,6 +81,16 @@ def build_engine(spec: str, device: str | None = None, trust_remote_code: bool =
 
         return AREngine(folder, pick_device(device))
     return Engine(resolve_backend(spec, device=device, trust_remote_code=trust_remote_code, **options), spec=spec)
+
+
+def _read_config(folder: str) -> dict:
+    import json
+
+    path = Path(os.path.expanduser(folder)) / "config.json"
+    try:
+        return json.loads(path.read_text()) if path.is_file() else {}
+    except (OSError, ValueError):
+        return {}
 
 
 class Engine:
