@@ -157,7 +157,8 @@ async def run_fill_command(ls: DgServer, snap: Snapshot, holes: list[HoleSpan], 
     if not holes:
         return {"applied": False, "version": snap.version, "edits": [], "failureReason": "nothing to fill"}
     try:
-        out = await infill.fill(ls, snap, holes, candidates=1, key=f"{snap.uri}#command")
+        # Several candidates, so that one adding parse errors (or an empty one) loses to another.
+        out = await infill.fill(ls, snap, holes, candidates=ls.settings.candidates, key=f"{snap.uri}#command")
     except asyncio.CancelledError:
         raise
     except Exception as exc:
