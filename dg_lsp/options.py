@@ -16,7 +16,7 @@ class Settings:
     model: str = "embedded"  # embedded | random:tiny | local path | hub id | http(s)://remote
     device: str | None = None  # cpu | cuda | cuda:N; None: cuda when available
     max_context_tokens: int = 1024  # fixed-text tokens around the holes
-    max_fill_tokens: int = 64  # per multi-line hole; single-line holes take half
+    max_fill_tokens: int = 64  # per multi-line hole; single-line holes take a quarter
     debounce_ms: int = 60  # wait this long after the last keystroke before running the engine
     candidates: int = 3  # alternatives on explicit invoke and in code actions
     hole_marker: str = "???"
@@ -30,7 +30,9 @@ class Settings:
 
     @property
     def single_line_tokens(self) -> int:
-        return max(8, self.max_fill_tokens // 2)
+        # The rest of a line is rarely over 16 tokens, and a model that never ends a fill runs to
+        # its budget: a quarter keeps p95 latency down (measured: 32 → 16 tokens halves p95).
+        return max(8, self.max_fill_tokens // 4)
 
 
 # wire name → (field, check); a check returns the value to use or raises ValueError(reason).
