@@ -123,6 +123,20 @@ class Engine:
         texts.append(pending)
         return texts, holes
 
+    @property
+    def _newline_tokens(self) -> torch.Tensor:
+        """[V] bool: tokens whose text holds a newline (they end a single-line hole)."""
+        if not hasattr(self, "_nl"):
+            self._nl = torch.tensor(["\n" in t for t in self.backend.token_texts()], device=self.backend.device)
+        return self._nl
+
+    def _line_end(self, layout: Layout, holes: list[Hole]) -> torch.Tensor | None:
+        """[C, V] bool: which tokens end the hole at each canvas position (single-line holes only)."""
+        if not any(h.single_line for h in holes):
+            return None
+        single = torch.tensor([holes[i].single_line for i in layout.hole_index().tolist()], device=self.backend.device)
+        return single[:, None] & self._newline_tokens[None, :]
+
     @lru_cache(maxsize=256)
     def _heal_mask(self, text: str) -> torch.Tensor | None:
         allowed = torch.tensor([t.startswith(text) for t in self.backend.token_texts()], device=self.backend.device)
@@ -197,18 +211,22 @@ class Engine:
         while True:
             nfe += denoise(lambda x: self.backend.step(ctx, x, layout), state, layout.hole_index(dev), cfg=cfg,
                            mask_id=self.backend.mask_id, eom_ids=self._eom, temperatures=temps,
-                           constraints=self._constraints(layout, heals),
+                           constraints=self._constraints(layout, heals), line_end=self._line_end(layout, holes),
                            noise_vocab=self.backend.vocab_size if self.backend.noise == "uniform" else 0,
                            cancel=cancel, generator=gen)
+            ended = torch.isin(state.tokens, self._eom)
+            line_end = self._line_end(layout, holes)
+            if line_end is not None:
+                ended = ended | line_end.gather(1, state.tokens.T).T
             grow = [i for i, sl in enumerate(layout.hole_slices())
-                    if layout.hole_sizes[i] < caps[i] and not bool(torch.isin(state.tokens[:, sl], self._eom).any(1).all())]
+                    if layout.hole_sizes[i] < caps[i] and not bool(ended[:, sl].any(1).all())]
             if not grow:
                 return state, layout, nfe
-            state, layout = self._grow(state, layout, grow)
+            state, layout = self._grow(state, layout, grow, ended)
 
-    def _grow(self, state: CanvasState, layout: Layout, grow: list[int]) -> tuple[CanvasState, Layout]:
+    def _grow(self, state: CanvasState, layout: Layout, grow: list[int], ended: torch.Tensor) -> tuple[CanvasState, Layout]:
         """Give each full hole its next bucket: committed tokens stay; new positions are open, or
-        end-of-middle for rows whose fill already ended in that hole."""
+        end-of-middle for rows whose fill already ended in that hole (`ended` [B, C])."""
         new = layout
         for i in grow:
             new = new.grown(i, next_bucket(self.backend.buckets, new.hole_sizes[i]))
@@ -219,9 +237,9 @@ class Engine:
             t, c, lp = state.tokens[:, old_sl], state.committed[:, old_sl], state.logp[:, old_sl]
             extra = size - t.shape[1]
             if extra:
-                ended = torch.isin(t, self._eom).any(1, keepdim=True).expand(B, extra)
+                done = ended[:, old_sl].any(1, keepdim=True).expand(B, extra)
                 t = torch.cat([t, torch.full((B, extra), fill, device=dev, dtype=t.dtype)], 1)
-                c = torch.cat([c, ended], 1)
+                c = torch.cat([c, done], 1)
                 lp = torch.cat([lp, torch.zeros(B, extra, device=dev)], 1)
             parts_t.append(t)
             parts_c.append(c)

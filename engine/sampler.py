@@ -14,8 +14,8 @@ Adaptive stopping: when every open position predicts the same token as in the pr
 all are at least `stable_conf` confident, they are committed together. A committed end-of-middle
 token ends its hole: later positions of that hole become end-of-middle too.
 
-Length is decided where the content ends: an end-of-middle prediction may be committed only at a
-hole's first position or right after a committed position. Padding at a canvas's tail is the
+With `anchor_eom`, length is decided where the content ends: an end-of-middle prediction may be
+committed only at a hole's first position or right after a committed position. Padding at a canvas's tail is the
 easiest thing to predict; without this rule confident end-of-middle tokens are committed from the
 right, one position further left each step, until they swallow the fill.
 """
@@ -37,7 +37,8 @@ class SamplerConfig:
     entropy_bound: float = 1.0
     stable_conf: float = 0.6
     max_steps: int = 512
-    anchor_eom: bool = True  # end-of-middle only next to committed text (see the module docstring)
+    anchor_eom: bool = False  # end-of-middle only next to committed text (see the module docstring);
+    # off by default: on the shipped checkpoint it lowers single-line pass@1 (0.017 -> 0) and parse rate
     sync_every: int = 1  # steps between host-side termination checks (raise on CUDA)
 
 
@@ -68,9 +69,15 @@ def _select(rule: str, cfg: SamplerConfig, conf: torch.Tensor, entropy: torch.Te
     return ((conf >= cfg.threshold) | at_least_one) & open_
 
 
-def _end_holes(state: CanvasState, hole_idx: torch.Tensor, eom_ids: torch.Tensor, fill_id: int) -> None:
-    """Positions after a committed end-of-middle in the same hole become committed end-of-middle."""
-    is_eom = (state.committed & torch.isin(state.tokens, eom_ids)).long()  # [B, C]
+def _end_holes(state: CanvasState, hole_idx: torch.Tensor, eom_ids: torch.Tensor, fill_id: int,
+               line_end: torch.Tensor | None = None) -> None:
+    """Positions after a committed end-of-middle in the same hole become committed end-of-middle.
+    `line_end` [C, V] bool, where given, marks tokens that end a single-line hole at that position
+    (a newline): the token stays and the positions after it end."""
+    ends = torch.isin(state.tokens, eom_ids)
+    if line_end is not None:
+        ends = ends | line_end.gather(1, state.tokens.T).T
+    is_eom = (state.committed & ends).long()  # [B, C]
     cum = is_eom.cumsum(1)
     # eom count before each hole's first position, per row
     starts = torch.zeros_like(hole_idx, dtype=torch.bool)
@@ -86,10 +93,12 @@ def _end_holes(state: CanvasState, hole_idx: torch.Tensor, eom_ids: torch.Tensor
 def denoise(step: Callable[[torch.Tensor], torch.Tensor], state: CanvasState, hole_idx: torch.Tensor, *,
             cfg: SamplerConfig, mask_id: int, eom_ids: torch.Tensor, temperatures: torch.Tensor,
             constraints: dict[int, torch.Tensor] | None = None, noise_vocab: int = 0,
+            line_end: torch.Tensor | None = None,
             cancel: CancelToken | None = None, generator: torch.Generator | None = None) -> int:
     """Run until every canvas position is committed. `temperatures` [B] (0 = greedy row);
     `constraints` maps a canvas position to a bool [V] of allowed tokens; `noise_vocab` > 0 means
-    uniform noise: open positions hold random ids below it instead of the mask. Returns forward passes."""
+    uniform noise: open positions hold random ids below it instead of the mask; `line_end` [C, V]
+    marks tokens that end a single-line hole at each position. Returns forward passes."""
     nfe, prev_pred = 0, None
     vocab_fill = int(eom_ids[0])
     hole_starts = torch.ones_like(hole_idx, dtype=torch.bool)
@@ -132,5 +141,5 @@ def denoise(step: Callable[[torch.Tensor], torch.Tensor], state: CanvasState, ho
         state.tokens = torch.where(sel, pred, state.tokens)
         state.logp = torch.where(sel, chosen, state.logp)
         state.committed = state.committed | sel
-        _end_holes(state, hole_idx, eom_ids, vocab_fill)
+        _end_holes(state, hole_idx, eom_ids, vocab_fill, line_end)
     return nfe
