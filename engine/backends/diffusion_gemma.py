@@ -28,8 +28,8 @@ from typing import Any
 import torch
 
 from engine.api import InfillError
-from engine.backends.base import Backend, BackendInfo
-from engine.backends.hf_masked import HFTokens, pick_dtype, read_config
+from engine.backends.base import BackendInfo
+from engine.backends.hf_masked import HFTokenizerBackend, HFTokens, pick_dtype, read_config
 from engine.cache import LRU
 from engine.canvas import Layout
 
@@ -73,7 +73,7 @@ class _Ctx:
     steps: int = 0
 
 
-class DiffusionGemmaBackend(Backend):
+class DiffusionGemmaBackend(HFTokenizerBackend):
     noise = "uniform"
     default_rule = "entropy"
     sampler_defaults = {"entropy_bound": 0.1}  # the bound transformers' DiffusionGemma sampler uses
@@ -125,16 +125,6 @@ class DiffusionGemmaBackend(Backend):
         self.info = BackendInfo("diffusion-gemma", path, str(device), dt, ctx_cap,
                                 {"canvas_length": self.canvas_length, "max_block": self.max_block,
                                  "parameters": sum(p.numel() for p in self.model.parameters())})
-
-    # ---- tokenizer --------------------------------------------------------------------------------
-    def encode(self, text: str) -> list[int]:
-        return self.tokens.encode(text)
-
-    def decode(self, ids: list[int]) -> str:
-        return self.tokens.decode(ids)
-
-    def token_texts(self) -> list[str]:
-        return self.tokens.token_texts()
 
     # ---- context ----------------------------------------------------------------------------------
     def prepare(self, layout: Layout, cache_key: str | None) -> _Ctx:

@@ -159,7 +159,22 @@ class _Ctx:
     refreshed_for: tuple | None = None  # (plan key, batch) the recorded keys/values belong to
 
 
-class HFMaskedBackend(Backend):
+class HFTokenizerBackend(Backend):
+    """A backend whose tokenizer is a transformers one wrapped in `HFTokens` (`self.tokens`)."""
+
+    tokens: "HFTokens"
+
+    def encode(self, text: str) -> list[int]:
+        return self.tokens.encode(text)
+
+    def decode(self, ids: list[int]) -> str:
+        return self.tokens.decode(ids)
+
+    def token_texts(self) -> list[str]:
+        return self.tokens.token_texts()
+
+
+class HFMaskedBackend(HFTokenizerBackend):
     def __init__(self, path: str, device: torch.device, trust_remote_code: bool = False, *,
                  allow_download: bool = False, family: str | None = None, logit_shift: bool | None = None,
                  mask_id: int | None = None, eom_ids: list[int] | None = None, default_rule: str | None = None,
@@ -256,16 +271,6 @@ class HFMaskedBackend(Backend):
             raise InfillError(f"dual_cache=True is not available for {self.preset.family} model "
                               f"{type(self.model).__name__}: {why}") from exc
         return dual
-
-    # ---- tokenizer --------------------------------------------------------------------------------
-    def encode(self, text: str) -> list[int]:
-        return self.tokens.encode(text)
-
-    def decode(self, ids: list[int]) -> str:
-        return self.tokens.decode(ids)
-
-    def token_texts(self) -> list[str]:
-        return self.tokens.token_texts()
 
     # ---- context and steps ------------------------------------------------------------------------
     def prepare(self, layout: Layout, cache_key: str | None) -> _Ctx:
