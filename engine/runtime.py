@@ -34,8 +34,7 @@ def resolve_backend(spec: str, device: str | None = None, trust_remote_code: boo
     from engine.backends.native import WEIGHTS, NativeBackend
 
     dev = pick_device(device)
-    native = spec in ("", "embedded") or spec.startswith("random:") or (
-        Path(os.path.expanduser(spec)).is_dir() and "d_model" in _read_config(spec))
+    native = spec in ("", "embedded") or spec.startswith("random:") or "d_model" in _read_config(spec)
     if native and options:
         raise InfillError(f"the embedded model takes no options; got {sorted(options)}")
     if spec in ("", "embedded"):
@@ -44,12 +43,11 @@ def resolve_backend(spec: str, device: str | None = None, trust_remote_code: boo
         return NativeBackend.tiny_random(dev)
     path = Path(os.path.expanduser(spec))
     if path.is_dir():
-        cfg = path / "config.json"
-        if not cfg.exists():
+        if not (path / "config.json").exists():
             raise InfillError(f"{path} has no config.json: not a model folder")
-        import json
-
-        conf = json.loads(cfg.read_text())
+        conf = _read_config(spec)
+        if not conf:
+            raise InfillError(f"{path / 'config.json'} is not a readable JSON object")
         if "model_type" not in conf and "d_model" in conf:  # our own format
             return NativeBackend.from_folder(path, dev, name=f"native:{path.name}")
         if conf.get("model_type") == "diffusion_gemma":
@@ -69,17 +67,14 @@ def resolve_backend(spec: str, device: str | None = None, trust_remote_code: boo
 def build_engine(spec: str, device: str | None = None, trust_remote_code: bool = False, **options):
     """`load_engine`'s body: an autoregressive baseline folder gets its own decoder; everything
     else runs the denoising loop over a backend."""
-    import json
-
     if spec.startswith(("http://", "https://")):
         from engine.remote import RemoteEngine
 
         return RemoteEngine(spec, **options)
-    folder = Path(os.path.expanduser(spec))
-    if (folder / "config.json").is_file() and json.loads((folder / "config.json").read_text()).get("causal_ar"):
+    if _read_config(spec).get("causal_ar"):
         from engine.autoregressive import AREngine
 
-        return AREngine(folder, pick_device(device))
+        return AREngine(Path(os.path.expanduser(spec)), pick_device(device))
     return Engine(resolve_backend(spec, device=device, trust_remote_code=trust_remote_code, **options), spec=spec)
 
 
@@ -142,7 +137,7 @@ class Engine:
         allowed = torch.tensor([t.startswith(text) for t in self.backend.token_texts()], device=self.backend.device)
         return allowed if bool(allowed.any()) else None
 
-    def _layout(self, texts: list[str], holes: list[Hole]) -> tuple[Layout, list[str], dict[int, torch.Tensor]]:
+    def _layout(self, texts: list[str], holes: list[Hole]) -> tuple[Layout, list[str]]:
         streams = [self.backend.encode(t) for t in texts]
         heals = [""] * len(holes)
         for i in range(len(holes)):
@@ -154,7 +149,7 @@ class Engine:
         streams = budget_streams(streams, self.backend.info.max_context)
         sizes = [first_bucket(self.backend.buckets, h.length_hint, h.single_line, h.max_tokens) for h in holes]
         layout = Layout(streams, sizes)
-        return layout, heals, {}
+        return layout, heals
 
     def _constraints(self, layout: Layout, heals: list[str]) -> dict[int, torch.Tensor]:
         return {sl.start: self._heal_mask(h) for sl, h in zip(layout.hole_slices(), heals) if h}
@@ -165,7 +160,7 @@ class Engine:
         t0 = time.perf_counter()
         ms: dict[str, float] = {}
         texts, holes = self._normalise(request.segments)
-        layout, heals, _ = self._layout(texts, holes)
+        layout, heals = self._layout(texts, holes)
         t1 = time.perf_counter()
         ms["tokenize"] = (t1 - t0) * 1e3
         with torch.inference_mode():
@@ -209,13 +204,13 @@ class Engine:
         caps = [next((b for b in self.backend.buckets if b >= h.max_tokens), self.backend.buckets[-1]) for h in holes]
         nfe = 0
         while True:
+            line_end = self._line_end(layout, holes)
             nfe += denoise(lambda x: self.backend.step(ctx, x, layout), state, layout.hole_index(dev), cfg=cfg,
                            mask_id=self.backend.mask_id, eom_ids=self._eom, temperatures=temps,
-                           constraints=self._constraints(layout, heals), line_end=self._line_end(layout, holes),
+                           constraints=self._constraints(layout, heals), line_end=line_end,
                            noise_vocab=self.backend.vocab_size if self.backend.noise == "uniform" else 0,
                            cancel=cancel, generator=gen)
             ended = torch.isin(state.tokens, self._eom)
-            line_end = self._line_end(layout, holes)
             if line_end is not None:
                 ended = ended | line_end.gather(1, state.tokens.T).T
             grow = [i for i, sl in enumerate(layout.hole_slices())

@@ -61,7 +61,7 @@ def test_token_healing_mid_token(engine):
     """The prefix ends inside a word: its last token is taken back into the hole and the fill's
     first token must start with it; the fill returned excludes the healed text."""
     texts, holes = engine._normalise(["value = compute(x)\nret", Hole(8), "\n"])
-    layout, heals, _ = engine._layout(texts, holes)
+    layout, heals = engine._layout(texts, holes)
     assert heals == ["ret"]
     assert engine.backend.decode(layout.streams[0]) == "value = compute(x)\n"
     r = engine.infill(req("value = compute(x)\nret", Hole(8), "\n"))
@@ -72,7 +72,7 @@ def test_token_healing_mid_token(engine):
 
 def test_no_healing_after_whitespace(engine):
     texts, holes = engine._normalise(["x = 1\n", Hole(8), "\n"])
-    _, heals, _ = engine._layout(texts, holes)
+    _, heals = engine._layout(texts, holes)
     assert heals == [""]
 
 
