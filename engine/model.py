@@ -257,8 +257,11 @@ def load_model(folder: Path, device: str = "cpu", dtype: torch.dtype = torch.flo
 
 
 def save_model(model: DiffusionCoder, folder: Path, dtype: torch.dtype = torch.float16,
-               tokenizer: Path | None = None) -> None:
-    """Write a loadable model folder: config, half-precision safetensors, and the tokenizer."""
+               tokenizer: Path | None = None, tokens_seen: int | None = None) -> None:
+    """Write a loadable model folder: config, half-precision safetensors, and the tokenizer.
+
+    `tokens_seen` (training tokens behind these weights) goes into config.json so that a run
+    warm-started from this folder keeps counting from there (the learning curve's x axis)."""
     import shutil
 
     from safetensors.torch import save_file
@@ -267,6 +270,9 @@ def save_model(model: DiffusionCoder, folder: Path, dtype: torch.dtype = torch.f
     folder.mkdir(parents=True, exist_ok=True)
     if tokenizer is not None:
         shutil.copyfile(tokenizer, folder / "tokenizer.json")
-    (folder / "config.json").write_text(json.dumps(model.cfg.to_dict(), indent=1))
+    meta = model.cfg.to_dict()
+    if tokens_seen is not None:
+        meta["tokens_seen"] = int(tokens_seen)
+    (folder / "config.json").write_text(json.dumps(meta, indent=1))
     state = {k: v.detach().to("cpu", dtype).contiguous() for k, v in model.state_dict().items()}
     save_file(state, str(folder / "model.safetensors"))

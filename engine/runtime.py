@@ -94,6 +94,7 @@ class Engine:
         self.spec = spec
         self.sampler = SamplerConfig(**{"rule": backend.default_rule, **backend.sampler_defaults})
         self._eom = torch.tensor(sorted(backend.eom_ids), device=backend.device)
+        self._fill = int(backend.fill_id if backend.fill_id is not None else min(backend.eom_ids))
 
     @property
     def info(self) -> dict:
@@ -206,7 +207,7 @@ class Engine:
         while True:
             line_end = self._line_end(layout, holes)
             nfe += denoise(lambda x: self.backend.step(ctx, x, layout), state, layout.hole_index(dev), cfg=cfg,
-                           mask_id=self.backend.mask_id, eom_ids=self._eom, temperatures=temps,
+                           mask_id=self.backend.mask_id, eom_ids=self._eom, fill_id=self._fill, temperatures=temps,
                            constraints=self._constraints(layout, heals), line_end=line_end,
                            noise_vocab=self.backend.vocab_size if self.backend.noise == "uniform" else 0,
                            cancel=cancel, generator=gen)
@@ -227,7 +228,7 @@ class Engine:
             new = new.grown(i, next_bucket(self.backend.buckets, new.hole_sizes[i]))
         B, dev = state.tokens.shape[0], state.tokens.device
         parts_t, parts_c, parts_l = [], [], []
-        fill = int(self._eom[0])
+        fill = self._fill
         for i, (old_sl, size) in enumerate(zip(layout.hole_slices(), new.hole_sizes)):
             t, c, lp = state.tokens[:, old_sl], state.committed[:, old_sl], state.logp[:, old_sl]
             extra = size - t.shape[1]

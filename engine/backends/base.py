@@ -26,6 +26,9 @@ class Backend(ABC):
     device: torch.device
     mask_id: int  # the noise token (for uniform-noise models: unused in the canvas, still a valid id)
     eom_ids: frozenset[int]  # end-of-middle / pad / eos: a fill ends at the first of these
+    # The token a canvas holds after its fill has ended, as the model saw it in training (the
+    # embedded model trails a middle with end-of-middle tokens, never pad); None = the smallest end id.
+    fill_id: int | None = None
     noise: Literal["mask", "uniform"] = "mask"
     buckets: list[int] = [8, 16, 32, 64, 128]
     vocab_size: int

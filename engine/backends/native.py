@@ -33,6 +33,7 @@ class NativeBackend(Backend):
         cfg = model.cfg
         self.mask_id, self.vocab_size = cfg.mask_id, cfg.vocab_size
         self.eom_ids = frozenset({cfg.eom_id, cfg.pad_id, cfg.eos_id})
+        self.fill_id = cfg.eom_id  # engine/train/data.py pads a canvas with end-of-middle
         self.buckets = list(cfg.buckets)
         self.cache: LRU[list[StreamCache | None]] = LRU(cache_size)
         self._texts: list[str] | None = None

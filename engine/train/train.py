@@ -134,7 +134,8 @@ def validate(model, maker: ExampleMaker, texts: list[str], cfg: TrainConfig) -> 
     return sum(losses) / len(losses)
 
 
-def train(cfg: TrainConfig, out: Path, max_minutes: float | None = None, log=print, init: Path | None = None) -> dict:
+def train(cfg: TrainConfig, out: Path, max_minutes: float | None = None, log=print, init: Path | None = None,
+          init_tokens: int | None = None) -> dict:
     from tokenizers import Tokenizer
 
     out.mkdir(parents=True, exist_ok=True)
@@ -154,7 +155,10 @@ def train(cfg: TrainConfig, out: Path, max_minutes: float | None = None, log=pri
         from safetensors.torch import load_file
 
         model.load_state_dict({k: v.float() for k, v in load_file(str(Path(init) / "model.safetensors")).items()})
-        log(f"initialised from {init}")
+        if init_tokens is None:
+            init_tokens = json.loads((Path(init) / "config.json").read_text()).get("tokens_seen", 0)
+        tokens = int(init_tokens)
+        log(f"initialised from {init} ({tokens} tokens seen before)")
     rng = rng or random.Random(cfg.seed)
     if step:
         log(f"resumed from {out / 'ckpt'} at step {step} ({tokens} tokens)")
@@ -203,12 +207,13 @@ def train(cfg: TrainConfig, out: Path, max_minutes: float | None = None, log=pri
         logf.flush()
         if time.time() - last_ckpt > cfg.checkpoint_minutes * 60:
             save_checkpoint(out, model, opt, step, tokens, rng)
-            save_model(model, out / f"snapshot-{tokens // 100_000:05d}00k", tokenizer=Path(cfg.tokenizer))  # for the learning curve
+            save_model(model, out / f"snapshot-{tokens // 100_000:05d}00k", tokenizer=Path(cfg.tokenizer),
+                       tokens_seen=tokens)  # for the learning curve
             last_ckpt = time.time()
         if max_minutes is not None and time.time() - start > max_minutes * 60:
             break
     save_checkpoint(out, model, opt, step, tokens, rng)
-    save_model(model, out / "final", tokenizer=Path(cfg.tokenizer))
+    save_model(model, out / "final", tokenizer=Path(cfg.tokenizer), tokens_seen=tokens)
     if bar is not None:
         bar.close()
     return {"step": step, "tokens": tokens, "loss": loss.item()}
@@ -223,9 +228,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--device", default=None)
     ap.add_argument("--init", type=Path, default=None,
                     help="start from this model folder's weights (e.g. engine/weights) when --out has no checkpoint")
+    ap.add_argument("--init-tokens", type=int, default=None,
+                    help="tokens seen by the --init weights (default: its config.json's tokens_seen, else 0)")
     args = ap.parse_args(argv)
     cfg = TrainConfig.load(args.config, max_steps=args.max_steps, device=args.device)
-    print(json.dumps(train(cfg, args.out, args.max_minutes, init=args.init)))
+    print(json.dumps(train(cfg, args.out, args.max_minutes, init=args.init, init_tokens=args.init_tokens)))
 
 
 if __name__ == "__main__":

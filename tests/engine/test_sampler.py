@@ -51,3 +51,48 @@ def test_end_of_middle_fills_the_rest_of_its_hole_only():
     denoise(two_holes, state, torch.tensor([0, 0, 0, 1, 1, 1]), cfg=SamplerConfig(), mask_id=MASK,
             eom_ids=torch.tensor([EOM]), temperatures=torch.zeros(1))
     assert state.tokens[0].tolist() == [A, EOM, EOM, A, A, A]
+
+
+def test_end_run_commits_the_padding_in_one_step():
+    """Every position predicts end-of-middle, most confidently at the right: with end runs the
+    whole hole ends in one forward pass; without, one padding position per pass."""
+    def all_end(x):
+        logits = torch.full((1, 6, V), -4.0)
+        logits[0, :, A] = 0.0
+        logits[0, :, EOM] = torch.linspace(0.5, 1.5, 6)  # p(end) below the threshold everywhere
+        return logits
+
+    def go(end_run: bool) -> tuple[list[int], int]:
+        state = CanvasState(torch.zeros(1, 6, dtype=torch.long), torch.zeros(1, 6, dtype=torch.bool), torch.zeros(1, 6))
+        nfe = denoise(all_end, state, torch.zeros(6, dtype=torch.long), cfg=SamplerConfig(end_run=end_run, stable_conf=1.1),
+                      mask_id=MASK, eom_ids=torch.tensor([EOM]), temperatures=torch.zeros(1))
+        return state.tokens[0].tolist(), nfe
+
+    assert go(True) == ([EOM] * 6, 1)
+    tokens, nfe = go(False)
+    assert tokens == [EOM] * 6 and nfe == 6
+
+
+def test_end_run_stops_at_content_and_at_hole_boundaries():
+    """Hole 0 = positions 0..3: position 0 predicts A, 1..3 end (the most confident at 3). Hole 1 =
+    positions 4..7 predicts end everywhere but less confidently: the run committed in hole 0 must
+    not leak into it, nor swallow position 0."""
+    def f(x):
+        logits = torch.full((1, 8, V), -4.0)
+        logits[0, :, A] = 0.0
+        logits[0, 0, A] = 0.5
+        logits[0, 0, B] = 0.4  # p(A) about 0.5: not committed in the first step
+        logits[0, 1:4, EOM] = torch.tensor([0.6, 0.7, 3.0])
+        logits[0, 4:, EOM] = 0.2
+        return logits
+
+    state = CanvasState(torch.zeros(1, 8, dtype=torch.long), torch.zeros(1, 8, dtype=torch.bool), torch.zeros(1, 8))
+    hole_idx = torch.tensor([0, 0, 0, 0, 1, 1, 1, 1])
+    cfg = SamplerConfig(threshold=0.9, stable_conf=1.1)
+    denoise(f, state, hole_idx, cfg=cfg, mask_id=MASK, eom_ids=torch.tensor([EOM]), temperatures=torch.zeros(1))
+    assert state.tokens[0, :4].tolist() == [A, EOM, EOM, EOM]
+    # after step 1 only hole 0's run is committed
+    state = CanvasState(torch.zeros(1, 8, dtype=torch.long), torch.zeros(1, 8, dtype=torch.bool), torch.zeros(1, 8))
+    cfg.max_steps = 1
+    denoise(f, state, hole_idx, cfg=cfg, mask_id=MASK, eom_ids=torch.tensor([EOM]), temperatures=torch.zeros(1))
+    assert state.committed[0].tolist() == [False, True, True, True, False, False, False, False]

@@ -77,8 +77,11 @@ def test_short_training_run_learns_and_resumes(tmp_path, causal_ar):
     torch.manual_seed(0)
     train(cfg, out, log=lambda *_: None)
     log = [json.loads(line) for line in open(out / "log.jsonl")]
-    first, last = log[0]["loss"], sum(r["loss"] for r in log[-5:]) / 5
-    assert last < first * 0.8, (first, last)
+    # the 1/t-weighted diffusion loss is noisy step to step: compare five-step means
+    first, last = sum(r["loss"] for r in log[:5]) / 5, sum(r["loss"] for r in log[-5:]) / 5
+    assert last < first * 0.85, (first, last)
+    valid = [r["valid_loss"] for r in log if "valid_loss" in r]
+    assert valid[-1] < valid[0], valid
     assert (out / "ckpt" / "model.safetensors").exists() and (out / "final" / "model.safetensors").exists()
     cfg.max_steps = 35
     result = train(cfg, out, log=lambda *_: None)  # resumes at step 30
