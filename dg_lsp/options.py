@@ -15,7 +15,9 @@ SECTION = "dgLsp"
 class Settings:
     model: str = "embedded"  # embedded | random:tiny | local path | hub id | http(s)://remote
     device: str | None = None  # cpu | cuda | cuda:N; None: cuda when available
-    max_context_tokens: int = 1024  # fixed-text tokens around the holes
+    # fixed-text tokens around the holes: the embedded model's training windows (448 before + 160 after)
+    # and a ~1k-token encode costs ~200 ms on a 2-core CPU; raise it for larger models
+    max_context_tokens: int = 640
     max_fill_tokens: int = 64  # per multi-line hole; single-line holes take a quarter
     debounce_ms: int = 60  # wait this long after the last keystroke before running the engine
     candidates: int = 3  # alternatives on explicit invoke and in code actions

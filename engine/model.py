@@ -136,6 +136,8 @@ class Block(nn.Module):
         if past_k is not None:
             k, v = torch.cat([past_k, k], dim=2), torch.cat([past_v, v], dim=2)
         n, total = q.shape[2], k.shape[2]
+        if n == total:  # nothing cached: plain causal attention (SDPA's fast kernel, no mask tensor)
+            return self._finish(x, F.scaled_dot_product_attention(q, k, v, is_causal=True)), k, v
         # query i (absolute index total-n+i) sees keys 0..total-n+i
         causal = torch.ones(n, total, dtype=torch.bool, device=x.device).tril(diagonal=total - n)
         return self._finish(x, F.scaled_dot_product_attention(q, k, v, attn_mask=causal)), k, v
@@ -177,7 +179,7 @@ class DiffusionCoder(nn.Module):
             nn.init.normal_(m.weight, std=0.02)
 
     def logits(self, h: torch.Tensor) -> torch.Tensor:
-        return self.norm(h) @ self.embed.weight.T  # tied output embedding
+        return F.linear(self.norm(h), self.embed.weight)  # tied output embedding (no transposed copy)
 
     def _rope(self, pos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         cos, sin = rope_cos_sin(pos, self.head_dim, self.cfg.rope_base)

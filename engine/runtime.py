@@ -35,12 +35,18 @@ def resolve_backend(spec: str, device: str | None = None, trust_remote_code: boo
 
     dev = pick_device(device)
     native = spec in ("", "embedded") or spec.startswith("random:") or "d_model" in _read_config(spec)
-    if native and options:
-        raise InfillError(f"the embedded model takes no options; got {sorted(options)}")
-    if spec in ("", "embedded"):
-        return NativeBackend.from_folder(WEIGHTS, dev)
-    if spec.startswith("random:"):
-        return NativeBackend.tiny_random(dev)
+    if native and set(options) - {"dtype"}:
+        raise InfillError(f"the embedded model takes only the dtype option; got {sorted(options)}")
+    dtype = options.get("dtype") if native else None
+    if dtype is not None and not isinstance(dtype, str):
+        raise InfillError(f"dtype must be a string (auto, float32, bfloat16, float16), not {dtype!r}")
+    try:
+        if spec in ("", "embedded"):
+            return NativeBackend.from_folder(WEIGHTS, dev, dtype=dtype)
+        if spec.startswith("random:"):
+            return NativeBackend.tiny_random(dev, dtype=dtype)
+    except ValueError as exc:  # an unknown dtype
+        raise InfillError(str(exc)) from exc
     path = Path(os.path.expanduser(spec))
     if path.is_dir():
         if not (path / "config.json").exists():
@@ -49,7 +55,7 @@ def resolve_backend(spec: str, device: str | None = None, trust_remote_code: boo
         if not conf:
             raise InfillError(f"{path / 'config.json'} is not a readable JSON object")
         if "model_type" not in conf and "d_model" in conf:  # our own format
-            return NativeBackend.from_folder(path, dev, name=f"native:{path.name}")
+            return NativeBackend.from_folder(path, dev, name=f"native:{path.name}", dtype=dtype)
         if conf.get("model_type") == "diffusion_gemma":
             from engine.backends.diffusion_gemma import DiffusionGemmaBackend
 

@@ -21,6 +21,36 @@ class BackendInfo:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def cpu_has_native_bf16() -> bool:
+    """AVX512-BF16 or AMX on this CPU (Linux flags): there bf16 matmuls run 2-3x faster than fp32."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            flags = next((line for line in fh if line.startswith("flags")), "").split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def pick_dtype(device: torch.device, requested: str | None, cpu_bf16: bool = False) -> torch.dtype:
+    """`float32` | `bfloat16` | `float16` | `auto` (None: the DG_LSP_DTYPE environment variable, else
+    auto). auto: bfloat16 on CUDA (float16 where bf16 is unsupported); on CPU, bfloat16 when
+    `cpu_bf16` and the CPU computes bf16 natively (the embedded model's 1k-token context encodes
+    ~1.4x faster there, BENCHMARKS.md), else float32."""
+    import os
+
+    name = (requested or os.environ.get("DG_LSP_DTYPE") or "auto").lower()
+    if name == "auto":
+        if device.type == "cuda":
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.bfloat16 if cpu_bf16 and device.type == "cpu" and cpu_has_native_bf16() else torch.float32
+    if name not in DTYPES:
+        raise ValueError(f"unknown dtype {name!r}: use auto, {', '.join(DTYPES)}")
+    return DTYPES[name]
+
+
 class Backend(ABC):
     info: BackendInfo
     device: torch.device

@@ -28,8 +28,8 @@ from typing import Any
 import torch
 
 from engine.api import InfillError
-from engine.backends.base import BackendInfo
-from engine.backends.hf_masked import HFTokenizerBackend, HFTokens, pick_dtype, read_config
+from engine.backends.base import BackendInfo, pick_dtype
+from engine.backends.hf_masked import HFTokenizerBackend, HFTokens, read_config
 from engine.cache import LRU
 from engine.canvas import Layout
 

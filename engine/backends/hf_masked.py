@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from engine.api import InfillError
-from engine.backends.base import Backend, BackendInfo
+from engine.backends.base import Backend, BackendInfo, pick_dtype
 from engine.canvas import Layout
 
 # Tokens that end a fill in the tokenizers these families ship (whichever of them exist).
@@ -90,14 +90,6 @@ def _builtin(model_type: str | None) -> bool:
     from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
 
     return bool(model_type) and model_type in CONFIG_MAPPING_NAMES
-
-
-def pick_dtype(device: torch.device, dtype: str | None) -> torch.dtype:
-    if dtype not in (None, "", "auto"):
-        return getattr(torch, dtype)
-    if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.float32
 
 
 class HFTokens:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from engine.backends.base import Backend, BackendInfo
+from engine.backends.base import Backend, BackendInfo, pick_dtype
 from engine.cache import LRU, match_streams
 from engine.canvas import Layout
 from engine.model import DiffusionCoder, ModelConfig, StreamCache, load_model
@@ -42,25 +42,30 @@ class NativeBackend(Backend):
                                 {"parameters": sum(p.numel() for p in model.parameters())})
 
     @classmethod
-    def from_folder(cls, folder: Path, device: torch.device, name: str = "embedded") -> "NativeBackend":
+    def from_folder(cls, folder: Path, device: torch.device, name: str = "embedded",
+                    dtype: str | None = None) -> "NativeBackend":
         folder = Path(folder)
         if not (folder / "model.safetensors").exists():
             raise FileNotFoundError(
                 f"embedded model weights not found at {folder / 'model.safetensors'}; reinstall dg-lsp "
                 "or train them with `python -m engine.train.train` (see engine/weights/MODEL_CARD.md)")
+        torch_dtype = pick_dtype(device, dtype, cpu_bf16=True)
         try:
-            model = load_model(folder, device=str(device))
+            model = load_model(folder, device=str(device), dtype=torch_dtype)
         except Exception as exc:  # corrupt or mismatched weights: say which file
             raise ValueError(f"cannot load the model in {folder}: {exc}") from exc
         return cls(model, load_tokenizer(folder), name, str(folder), device)
 
     @classmethod
-    def tiny_random(cls, device: torch.device, seed: int = 0) -> "NativeBackend":
-        """A tiny randomly initialised model with the shipped tokenizer: real code paths, no weights."""
+    def tiny_random(cls, device: torch.device, seed: int = 0, dtype: str | None = None) -> "NativeBackend":
+        """A tiny randomly initialised model with the shipped tokenizer: real code paths, no weights.
+        float32 unless a dtype is asked for (its near-uniform logits make exactness checks brittle)."""
         tok = load_tokenizer(WEIGHTS)
         cfg = ModelConfig(**{**TINY.to_dict(), "vocab_size": tok.get_vocab_size()})
         torch.manual_seed(seed)
-        return cls(DiffusionCoder(cfg).to(device).eval(), tok, "random:tiny", "random:tiny", device)
+        torch_dtype = pick_dtype(device, dtype, cpu_bf16=True) if dtype else torch.float32
+        model = DiffusionCoder(cfg).to(device=device, dtype=torch_dtype).eval()
+        return cls(model, tok, "random:tiny", "random:tiny", device)
 
     def encode(self, text: str) -> list[int]:
         return self.tok.encode(text).ids if text else []

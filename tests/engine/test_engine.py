@@ -165,3 +165,39 @@ def test_long_context_is_budgeted(engine):
     prefix = "x = 1\n" * 2000
     r = engine.infill(req(prefix, Hole(8), "y = 2\n" * 500))
     assert r.stats.context_tokens <= engine.info["max_context"]
+
+
+def test_dtype_option_and_auto_choice(monkeypatch):
+    from engine.backends import base
+
+    bf = load_engine("random:tiny", dtype="bfloat16")
+    assert bf.info["dtype"] == "bfloat16"
+    r = bf.infill(req("def f(x):\n    return ", Hole(max_tokens=8), "\n"))
+    assert r.stats.nfe >= 1 and isinstance(r.fills[0], str)
+    assert load_engine("random:tiny").info["dtype"] == "float32"  # the test model stays exact unless asked
+    with pytest.raises(InfillError, match="unknown dtype"):
+        load_engine("random:tiny", dtype="int3")
+    with pytest.raises(InfillError, match="only the dtype option"):
+        load_engine("random:tiny", dual_cache=True)
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(base, "cpu_has_native_bf16", lambda: False)
+    assert base.pick_dtype(cpu, None, cpu_bf16=True) == torch.float32
+    monkeypatch.setattr(base, "cpu_has_native_bf16", lambda: True)
+    assert base.pick_dtype(cpu, "auto", cpu_bf16=True) == torch.bfloat16
+    assert base.pick_dtype(cpu, "auto") == torch.float32  # transformers backends keep fp32 on CPU
+    monkeypatch.setenv("DG_LSP_DTYPE", "float32")
+    assert base.pick_dtype(cpu, None, cpu_bf16=True) == torch.float32  # the environment overrides auto
+    assert base.pick_dtype(cpu, "bfloat16") == torch.bfloat16  # an explicit option overrides both
+
+
+def test_embedded_model_exact_cache_in_bfloat16():
+    """The shipped weights in bf16 (auto's pick on CPUs with native bf16): a warm request after a
+    one-character edit reuses the cache and gives the cold request's fill."""
+    eng = load_engine("embedded", dtype="bfloat16")
+    prefix = "import os\n\n\ndef walk(root):\n    for name in os.listdir(root):\n        path = os.path.join(root, na"
+    suffix = ")\n        print(path)\n"
+    eng.infill(req(prefix, Hole(max_tokens=16, single_line=True), suffix, cache_key="doc"))
+    warm = eng.infill(req(prefix + "m", Hole(max_tokens=16, single_line=True), suffix, cache_key="doc"))
+    cold = eng.infill(req(prefix + "m", Hole(max_tokens=16, single_line=True), suffix))
+    assert warm.stats.cached_tokens > 0 and cold.stats.cached_tokens == 0
+    assert warm.fills == cold.fills

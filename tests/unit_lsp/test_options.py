@@ -30,7 +30,7 @@ def test_cli_beats_client_and_wire_names():
     s = options.with_cli(options.parse({"model": "embedded", "device": "cpu"}).settings, "random:tiny", None)
     assert s.model == "random:tiny" and s.device == "cpu"
     wire = options.to_wire(s)
-    assert wire["maxContextTokens"] == 1024 and wire["trustRemoteCode"] is False
+    assert wire["maxContextTokens"] == 640 and wire["trustRemoteCode"] is False
     assert set(wire) == set(options.CHECKS)
 
 
