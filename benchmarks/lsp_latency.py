@@ -3,7 +3,8 @@
     python benchmarks/lsp_latency.py [--model embedded] [--points 30] [--spawns 5] [--file F]
 
 Prints one table: `initialize` (spawn → InitializeResult), inline completion cold (a document the
-engine has not seen), warm (the same document after a keystroke: engine context cache reused,
+engine has not seen; also split by whether a suggestion came back, since an empty fill takes fewer
+denoising steps), warm (the same document after a keystroke: engine context cache reused,
 result cache missed), typed-through (the user typed the start of the shown suggestion) and code
 action latency (listing, and an explicit invoke that computes alternatives). Debounce is 0 so the
 numbers are the server's own work; an editor adds its `debounceMs` on top.
@@ -108,8 +109,8 @@ def inline_params(uri: str, line: int, col: int) -> t.InlineCompletionParams:
 
 
 async def run(args) -> dict[str, list[float]]:
-    rows: dict[str, list[float]] = {k: [] for k in ["initialize", "cold", "warm", "typed-through", "code action list",
-                                                   "code action invoke"]}
+    rows: dict[str, list[float]] = {k: [] for k in ["initialize", "cold", "cold, non-empty", "cold, empty", "warm",
+                                                   "typed-through", "code action list", "code action invoke"]}
     options = {"debounceMs": 0, "candidates": 3}
     for _ in range(args.spawns - 1):
         client, ms = await spawn(args.model, options)
@@ -130,6 +131,8 @@ async def run(args) -> dict[str, list[float]]:
             text_document=t.TextDocumentItem(uri=uri, language_id="python", version=1, text=doc)))
         ms, res = await timed(client.text_document_inline_completion_async(inline_params(uri, line, col)))
         rows["cold"].append(ms)
+        # an empty answer costs fewer denoising steps: report the two apart
+        rows["cold, non-empty" if res and res.items and res.items[0].insert_text else "cold, empty"].append(ms)
         # A keystroke that is not the suggestion (the next character of the real line): warm.
         typed = lines[line][col] if col < len(lines[line]) else " "
         client.text_document_did_change(t.DidChangeTextDocumentParams(

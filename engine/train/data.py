@@ -85,9 +85,13 @@ def cut_holes(text: str, rng: random.Random) -> tuple[list[str], list[str]]:
 
 class ExampleMaker:
     def __init__(self, cfg: ModelConfig, tokenizer, seq_len: int, prefix_tokens: int, suffix_tokens: int,
-                 aux_weight: float = 0.5):
+                 aux_weight: float = 0.5, aux_fraction: float = 1.0):
         self.cfg, self.tok, self.seq_len = cfg, tokenizer, seq_len
         self.prefix_tokens, self.suffix_tokens, self.aux_weight = prefix_tokens, suffix_tokens, aux_weight
+        # next-token targets on this fraction of stream positions: the output projection over the
+        # vocabulary is paid only where there is a target, and on every stream token it costs
+        # about as much as the rest of the network
+        self.aux_fraction = aux_fraction
 
     def encode(self, texts: list[str]) -> list[list[int]]:
         return [e.ids for e in self.tok.encode_batch(texts)] if texts else []
@@ -123,7 +127,10 @@ class ExampleMaker:
         for si, s in enumerate(streams):
             # stream tokens: next-token targets inside the stream (aux LM loss)
             ids += s
-            tgt += s[1:] + [-100]
+            nxt = s[1:] + [-100]
+            if self.aux_fraction < 1.0:
+                nxt = [t if rng.random() < self.aux_fraction else -100 for t in nxt]
+            tgt += nxt
             wt += [self.aux_weight] * len(s)
             pos += range(doc, doc + len(s))
             kind += [0] * len(s)

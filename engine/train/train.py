@@ -41,6 +41,7 @@ class TrainConfig:
     prefix_tokens: int = 448
     suffix_tokens: int = 160
     aux_weight: float = 0.5
+    aux_fraction: float = 1.0  # share of stream positions with a next-token target
     lr: float = 2e-3
     min_lr_frac: float = 0.1
     warmup_steps: int = 100
@@ -127,8 +128,12 @@ def load_checkpoint(out: Path, model, opt) -> tuple[int, int, random.Random | No
 
 @torch.no_grad()
 def validate(model, maker: ExampleMaker, texts: list[str], cfg: TrainConfig) -> float:
+    import copy
+
     model.eval()
     rng = random.Random(12345)  # the same validation batches every time
+    maker = copy.copy(maker)
+    maker.aux_fraction = 1.0  # validation losses stay comparable across runs whatever the training share
     losses = [loss_fn(model, maker.batch(texts, rng, cfg.batch_size), cfg.device).item() for _ in range(cfg.eval_batches)]
     model.train()
     return sum(losses) / len(losses)
@@ -166,7 +171,8 @@ def train(cfg: TrainConfig, out: Path, max_minutes: float | None = None, log=pri
     corpus = Path(cfg.corpus)
     train_texts = load_texts(corpus / "train.jsonl.gz")
     valid_texts = load_texts(corpus / "valid.jsonl.gz")
-    maker = ExampleMaker(mcfg, tok, cfg.seq_len, cfg.prefix_tokens, cfg.suffix_tokens, cfg.aux_weight)
+    maker = ExampleMaker(mcfg, tok, cfg.seq_len, cfg.prefix_tokens, cfg.suffix_tokens, cfg.aux_weight,
+                          cfg.aux_fraction)
     n_params = sum(p.numel() for p in model.parameters())
     log(f"model: {n_params / 1e6:.2f}M parameters, {'AR' if mcfg.causal_ar else 'diffusion'}; "
         f"{len(train_texts)} train / {len(valid_texts)} valid files")
