@@ -1,6 +1,7 @@
 """Diffusion against autoregression, and parallel against one-token-per-step decoding, on the same
 HumanEval infilling problems in one run. Prints a Markdown table (pass@1, exact, parse rate, ms per
-fill p50/p95, forward passes, tokens per pass) and the speed ratios.
+fill p50/p95, forward passes, tokens committed per pass — end-of-middle padding included, and the
+fill's own tokens alone) and the speed ratios.
 
     python -m benchmarks.compare --diffusion engine/weights --ar runs/ar_baseline/final \
         --subset single-line --limit 200
@@ -19,8 +20,10 @@ def run_variant(label: str, model: str, problems, subset: str, max_tokens: int, 
     from engine.api import load_engine
 
     engine = load_engine(model)
-    if tokens_per_step is not None:  # one-token-per-step decoding: the top-k rule with k = 1
-        engine.sampler.tokens_per_step = tokens_per_step
+    if tokens_per_step is not None:  # one-token-per-step decoding: the top-k rule with k = 1, and
+        engine.sampler.tokens_per_step = tokens_per_step  # nothing else committed in a step: no end
+        engine.sampler.end_run = False  # runs, no adaptive stable-and-confident stop (an end-of-middle
+        engine.sampler.stable_conf = 2.0  # still ends its hole: the positions after it are padding)
     fill = engine_filler(engine, single_line=subset == "single-line", max_tokens=max_tokens, rule=rule,
                          threshold=threshold)
     results = evaluate(problems, fill, defer_tests=True)
@@ -50,13 +53,15 @@ def main() -> None:
     if args.ar:
         rows.append(run_variant("autoregressive FIM baseline", args.ar, problems, args.subset, max_tokens))
     print(f"{args.subset}, {len(problems)} problems (spread over the set), {args.threads} threads\n")
-    print("| variant | pass@1 | exact | parses | ms p50 | ms p95 | passes p50 | tokens/pass p50 | errors |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| variant | pass@1 | exact | parses | ms p50 | ms p95 | passes p50 | tokens/pass p50 | fill tokens/pass p50 "
+          "| errors |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     fmt = lambda v, spec: "n/a" if v is None else format(v, spec)  # noqa: E731 (every fill failed)
     for r in rows:
         print(f"| {r['variant']} | {fmt(r['pass@1'], '.3f')} | {fmt(r['exact'], '.3f')} | {fmt(r['parse'], '.3f')} "
               f"| {fmt(r['ms_median'], '.1f')} | {fmt(r['ms_p95'], '.1f')} | {r['nfe_median']} "
-              f"| {fmt(r['tokens_per_step_median'], '.2f')} | {r['errors']} |")
+              f"| {fmt(r['tokens_per_step_median'], '.2f')} | {fmt(r['fill_tokens_per_step_median'], '.2f')} "
+              f"| {r['errors']} |")
     base = rows[0]
     for r in rows[1:]:
         if base["ms_median"] and r["ms_median"]:

@@ -83,6 +83,7 @@ class InfillRequest:
 class InfillStats:
     nfe: int = 0  # forward passes over the canvas (denoising steps, all buckets)
     tokens: int = 0  # tokens committed (first candidate), eom/pad included
+    fill_tokens: int = 0  # of those, the fills' own tokens (before each hole's end-of-middle)
     context_tokens: int = 0
     cached_tokens: int = 0  # context tokens whose keys/values were reused from a previous request
     ms: dict[str, float] = field(default_factory=dict)  # phase -> milliseconds ("total" always set)
@@ -90,6 +91,10 @@ class InfillStats:
     @property
     def tokens_per_step(self) -> float:
         return self.tokens / self.nfe if self.nfe else 0.0
+
+    @property
+    def fill_tokens_per_step(self) -> float:
+        return self.fill_tokens / self.nfe if self.nfe else 0.0
 
 
 @dataclass

@@ -180,7 +180,10 @@ class Engine:
         candidates = [self._decode(state, layout, holes, heals, row) for row in range(request.candidates)]
         ms["total"] = (time.perf_counter() - t0) * 1e3
         committed = int(state.committed[0].sum())
-        stats = InfillStats(nfe=nfe, tokens=committed, context_tokens=layout.context_len,
+        row0 = state.tokens[0].tolist()
+        fill_tokens = sum(next((k for k, t in enumerate(row0[sl]) if t in self.backend.eom_ids), sl.stop - sl.start)
+                          for sl in layout.hole_slices())
+        stats = InfillStats(nfe=nfe, tokens=committed, fill_tokens=fill_tokens, context_tokens=layout.context_len,
                             cached_tokens=layout.cached_tokens, ms=ms)
         return InfillResult(candidates, stats)
 

@@ -33,7 +33,8 @@ class Fill:
     texts: list[str]
     ms: float  # wall clock of the fill call
     nfe: int | None = None  # forward passes
-    tokens_per_step: float | None = None
+    tokens_per_step: float | None = None  # committed per pass, end-of-middle padding included
+    fill_tokens_per_step: float | None = None  # the fill's own tokens per pass
     error: str | None = None  # the engine refused the request (InfillError): scored as failed
 
 
@@ -49,6 +50,7 @@ class ProblemResult:
     ms: float
     nfe: int | None
     tokens_per_step: float | None
+    fill_tokens_per_step: float | None = None
     error: str | None = None
     runs: list[RunResult] = field(default_factory=list)
 
@@ -86,8 +88,8 @@ def engine_filler(engine: Any, *, single_line: bool, max_tokens: int, candidates
         texts = [c.fills[0] for c in result.candidates]
         if single_line:  # the line's own newline is the hole's tail; the server's edits cut here too
             texts = [t.split("\n", 1)[0] for t in texts]
-        return Fill(texts=texts, ms=ms, nfe=result.stats.nfe,
-                    tokens_per_step=result.stats.tokens_per_step)
+        return Fill(texts=texts, ms=ms, nfe=result.stats.nfe, tokens_per_step=result.stats.tokens_per_step,
+                    fill_tokens_per_step=result.stats.fill_tokens_per_step)
 
     return fill
 
@@ -117,7 +119,8 @@ def server_postprocess(fill_fn: FillFn, *, single_line: bool, max_tokens: int) -
             ranked = edits.rank(snap, [hole], [([text], 0.0)])
             texts.append(ranked[0].fills[0] if ranked else text)  # rank drops blank fills: keep them as blank
         ms = raw.ms + (time.perf_counter() - start) * 1000
-        return Fill(texts=texts, ms=ms, nfe=raw.nfe, tokens_per_step=raw.tokens_per_step)
+        return Fill(texts=texts, ms=ms, nfe=raw.nfe, tokens_per_step=raw.tokens_per_step,
+                    fill_tokens_per_step=raw.fill_tokens_per_step)
 
     return fill
 
@@ -152,7 +155,8 @@ def evaluate(problems: Sequence[Problem], fill: FillFn, *, candidates: int = 1,
                 task_id=problem.task_id, completions=completions,
                 exact=first is not None and metrics.exact_match(first, problem.canonical_solution),
                 parses=first is not None and metrics.parses(problem.prompt + first + problem.suffix),
-                ms=f.ms, nfe=f.nfe, tokens_per_step=f.tokens_per_step, error=f.error))
+                ms=f.ms, nfe=f.nfe, tokens_per_step=f.tokens_per_step,
+                fill_tokens_per_step=f.fill_tokens_per_step, error=f.error))
             if defer_tests:
                 queued.append((problem, completions))
                 futures.append([])
@@ -193,6 +197,8 @@ def summarise(results: Sequence[ProblemResult], candidates: int) -> dict[str, An
     out["nfe_median"] = metrics.median([r.nfe for r in results if r.nfe is not None])
     out["tokens_per_step_median"] = metrics.median(
         [r.tokens_per_step for r in results if r.tokens_per_step is not None])
+    out["fill_tokens_per_step_median"] = metrics.median(
+        [r.fill_tokens_per_step for r in results if r.fill_tokens_per_step is not None])
     out["errors"] = sum(r.error is not None for r in results)
     out["timeouts"] = sum(run.status == "timeout" for r in results for run in r.runs)
     return out

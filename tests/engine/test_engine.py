@@ -23,6 +23,9 @@ def test_rules_terminate_and_commit_every_mask(engine, rule, extra):
     # every canvas position committed: the step count is bounded by the canvas and tokens counted
     assert 1 <= r.stats.nfe <= 16
     assert r.stats.tokens == 16
+    # the fill's own tokens: what precedes the hole's end-of-middle, at most the whole canvas
+    assert 0 <= r.stats.fill_tokens <= 16 and r.stats.fill_tokens_per_step <= r.stats.tokens_per_step
+    assert (r.stats.fill_tokens == 0) == (r.fills[0] == "")
     if rule == "topk":
         assert r.stats.nfe <= 8  # two per step (or more through end-of-middle / stable stop)
     assert isinstance(r.fills[0], str)

@@ -17,6 +17,7 @@ REPO = Path(__file__).resolve().parents[2]
 SCHEMA = {"benchmark": str, "subset": str, "model": str, "n": int, "candidates": int, "pass@1": float,
           "exact": float, "parse": float, "ms_median": (float, type(None)), "ms_p95": (float, type(None)),
           "nfe_median": (int, float, type(None)), "tokens_per_step_median": (float, type(None)),
+          "fill_tokens_per_step_median": (float, type(None)),
           "errors": int, "timeouts": int, "max_tokens": int, "timeout_s": float, "wall_s": float,
           "engine": dict, "sandbox": dict}
 

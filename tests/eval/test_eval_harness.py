@@ -120,7 +120,7 @@ class RecordingEngine:
         self.requests.append(request)
         prompt, _, tail = request.segments
         fill = self.answers[prompt + "\x00" + tail[1:]]
-        return InfillResult(candidates=[Candidate(fills=[fill], score=0.0)], stats=InfillStats(nfe=4, tokens=12))
+        return InfillResult(candidates=[Candidate(fills=[fill], score=0.0)], stats=InfillStats(nfe=4, tokens=12, fill_tokens=6))
 
 
 def test_engine_requests_pose_the_span_as_an_empty_line_without_an_oracle_length():
@@ -136,6 +136,7 @@ def test_engine_requests_pose_the_span_as_an_empty_line_without_an_oracle_length
         assert request.language == "python" and request.temperature == 0.0 and request.candidates == 1
     report = summarise(results, 1)
     assert report["pass@1"] == 1.0 and report["nfe_median"] == 4 and report["tokens_per_step_median"] == 3.0
+    assert report["fill_tokens_per_step_median"] == 1.5
 
 
 @pytest.mark.parametrize("n, c, k, expected", [(1, 1, 1, 1.0), (1, 0, 1, 0.0), (4, 1, 1, 0.25), (4, 1, 2, 0.5),
