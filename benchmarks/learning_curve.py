@@ -1,9 +1,13 @@
-"""pass@1 against tokens seen: evaluate a training run's snapshots on the same HumanEval problems.
+"""pass@1 against tokens seen: evaluate training runs' snapshots on the same HumanEval problems.
 
-    python -m benchmarks.learning_curve runs/embedded --limit 100 [--subset single-line]
+    python -m benchmarks.learning_curve runs/embedded [runs/embedded2 ...] --limit 100 [--subset single-line]
 
 Snapshots are the `snapshot-*` folders `engine/train` writes every few minutes (named by tokens
-seen) plus `final`. Prints a Markdown table with the validation loss logged nearest each snapshot.
+seen) plus `final`; several runs (a warm-started continuation after its first run) make one curve.
+For each snapshot it prints the held-out infill loss, computed here on the same validation batches
+for every snapshot (nats per masked canvas token: the infilling objective alone, without the
+streams' next-token loss that dominates the training log's `valid_loss`), and HumanEval pass@1,
+exact match and parse rate.
 """
 from __future__ import annotations
 
@@ -25,6 +29,21 @@ def snapshots(run: Path) -> list[tuple[int, Path]]:
     return sorted(out)
 
 
+def infill_loss(folder: Path, run: Path, batches: int = 8) -> float:
+    """Held-out infill loss of the weights in `folder`, on the run's validation split and layout."""
+    from tokenizers import Tokenizer
+
+    from engine.model import load_model
+    from engine.train.data import ExampleMaker, load_texts
+    from engine.train.train import TrainConfig, validate
+
+    cfg = TrainConfig.load(run / "train_config.json", eval_batches=batches)
+    model = load_model(folder)
+    maker = ExampleMaker(model.cfg, Tokenizer.from_file(str(folder / "tokenizer.json")), cfg.seq_len,
+                         cfg.prefix_tokens, cfg.suffix_tokens, cfg.aux_weight)
+    return validate(model, maker, load_texts(Path(cfg.corpus) / "valid.jsonl.gz"), cfg)[1]
+
+
 def main() -> None:
     import torch
 
@@ -33,27 +52,28 @@ def main() -> None:
     from engine.api import load_engine
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("run", type=Path)
+    ap.add_argument("runs", type=Path, nargs="+")
     ap.add_argument("--limit", type=int, default=100)
     ap.add_argument("--subset", default="single-line", choices=["single-line", "multi-line"])
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--points", type=int, default=0, help="at most this many snapshots, evenly spread (0: all)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     problems = load_problems(find_data_dir(None), args.subset, args.limit, spread=True)
-    log = [json.loads(line) for line in open(args.run / "log.jsonl")]
-    valid = {r["tokens"]: r["valid_loss"] for r in log if "valid_loss" in r}
     print(f"{args.subset}, {len(problems)} problems spread over the set, greedy, one candidate\n")
-    print("| tokens seen | snapshot | valid loss (nearest) | pass@1 | exact | parses |")
-    print("|---|---|---|---|---|---|")
-    for tokens, folder in snapshots(args.run):
+    print("| tokens seen | run / snapshot | held-out infill loss | pass@1 | exact | parses | fill tokens/pass p50 |")
+    print("|---|---|---|---|---|---|---|")
+    points = sorted((tokens, run, folder) for run in args.runs for tokens, folder in snapshots(run))
+    if args.points and len(points) > args.points:  # keep the first and the last
+        step = (len(points) - 1) / (args.points - 1) if args.points > 1 else len(points)
+        points = [points[round(i * step)] for i in range(args.points)] if args.points > 1 else points[-1:]
+    for tokens, run, folder in points:
         engine = load_engine(str(folder))
         fill = engine_filler(engine, single_line=args.subset == "single-line",
                              max_tokens=48 if args.subset == "single-line" else 128)
         s = summarise(evaluate(problems, fill), 1)
-        near = min(valid, key=lambda t: abs(t - tokens)) if valid else None
-        vl = f"{valid[near]:.3f}" if near is not None else "n/a"
-        print(f"| {tokens / 1e6:.2f}M | {folder.name} | {vl} | {s['pass@1']:.3f} | {s['exact']:.3f} | {s['parse']:.3f} |",
-              flush=True)
+        print(f"| {tokens / 1e6:.2f}M | {run.name}/{folder.name} | {infill_loss(folder, run):.3f} | {s['pass@1']:.3f} "
+              f"| {s['exact']:.3f} | {s['parse']:.3f} | {s['fill_tokens_per_step_median']:.2f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -77,6 +77,16 @@ def loss_fn(model: DiffusionCoder, batch, device: str) -> torch.Tensor:
     return (ce * batch.weights[sel].to(device)).sum() / sel.sum().clamp(min=1).to(device)
 
 
+@torch.no_grad()
+def infill_loss_sums(model: DiffusionCoder, batch, device: str) -> tuple[float, int]:
+    """Summed cross-entropy over the masked canvas positions only (the infilling objective, no
+    weighting, no next-token loss) and how many there were."""
+    sel = (batch.targets != -100) & (batch.kind == 1)
+    h = model(batch.ids.to(device), batch.pos.to(device), batch.kind.to(device), batch.mask.to(device))
+    ce = F.cross_entropy(model.logits(h[sel.to(device)]).float(), batch.targets[sel].to(device), reduction="sum")
+    return ce.item(), int(sel.sum())
+
+
 def save_checkpoint(out: Path, model, opt, step: int, tokens: int, rng: random.Random) -> None:
     from safetensors.torch import save_file
 
@@ -127,16 +137,23 @@ def load_checkpoint(out: Path, model, opt) -> tuple[int, int, random.Random | No
 
 
 @torch.no_grad()
-def validate(model, maker: ExampleMaker, texts: list[str], cfg: TrainConfig) -> float:
+def validate(model, maker: ExampleMaker, texts: list[str], cfg: TrainConfig) -> tuple[float, float]:
+    """(training loss, infill loss) on the same held-out batches every time. The training loss is
+    mostly the streams' next-token loss; the infill loss is nats per masked canvas token."""
     import copy
 
     model.eval()
     rng = random.Random(12345)  # the same validation batches every time
     maker = copy.copy(maker)
     maker.aux_fraction = 1.0  # validation losses stay comparable across runs whatever the training share
-    losses = [loss_fn(model, maker.batch(texts, rng, cfg.batch_size), cfg.device).item() for _ in range(cfg.eval_batches)]
+    losses, ce_sum, n = [], 0.0, 0
+    for _ in range(cfg.eval_batches):
+        batch = maker.batch(texts, rng, cfg.batch_size)
+        losses.append(loss_fn(model, batch, cfg.device).item())
+        s, k = infill_loss_sums(model, batch, cfg.device)
+        ce_sum, n = ce_sum + s, n + k
     model.train()
-    return sum(losses) / len(losses)
+    return sum(losses) / len(losses), ce_sum / max(1, n)
 
 
 def train(cfg: TrainConfig, out: Path, max_minutes: float | None = None, log=print, init: Path | None = None,
@@ -207,8 +224,9 @@ def train(cfg: TrainConfig, out: Path, max_minutes: float | None = None, log=pri
         record = {"step": step, "tokens": tokens, "loss": round(loss.item(), 4), "lr": lr_at(step, cfg),
                   "elapsed_s": round(time.time() - start, 1)}
         if step % cfg.eval_every == 0 or step == cfg.max_steps:
-            record["valid_loss"] = round(validate(model, maker, valid_texts, cfg), 4)
-            log(f"step {step}: tokens {tokens} train {loss.item():.3f} valid {record['valid_loss']:.3f}")
+            total, infill = validate(model, maker, valid_texts, cfg)
+            record["valid_loss"], record["valid_infill_loss"] = round(total, 4), round(infill, 4)
+            log(f"step {step}: tokens {tokens} train {loss.item():.3f} valid {total:.3f} (infill {infill:.3f})")
         logf.write(json.dumps(record) + "\n")
         logf.flush()
         if time.time() - last_ckpt > cfg.checkpoint_minutes * 60:
