@@ -1,0 +1,82 @@
+"""Sampler and number-format variants on the same HumanEval infilling problems, in one run.
+
+    python -m benchmarks.sampler_variants [--model embedded] [--subset single-line] [--limit 150] \
+        [--variant NAME:KEY=VALUE,KEY=VALUE ...] [--threads 1]
+
+Each variant is the engine's default sampler with some `SamplerConfig` fields overridden (and
+`dtype=` for the model's number format). The default set compares end runs on and off, end-of-middle
+anchoring, and float32 against bfloat16. Prints a Markdown table: pass@1, parse rate, ms per fill
+p50/p95, forward passes, tokens committed per pass (end-of-middle padding included) and the fill's
+own tokens per pass.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+
+DEFAULT_VARIANTS = [
+    "default:",
+    "no end runs:end_run=false",
+    "anchored end-of-middle:anchor_eom=true",
+    "float32:dtype=float32",
+    "bfloat16:dtype=bfloat16",
+]
+
+
+def parse_variant(text: str) -> tuple[str, dict]:
+    name, _, spec = text.partition(":")
+    fields = {}
+    for item in filter(None, spec.split(",")):
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"bad variant item {item!r}: expected KEY=VALUE")
+        try:
+            fields[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            fields[key.strip()] = value
+    return name.strip() or "default", fields
+
+
+def run_variant(model: str, fields: dict, problems, subset: str) -> dict:
+    from dg_lsp.evaluation.harness import engine_filler, evaluate, summarise
+    from engine.api import load_engine
+
+    fields = dict(fields)
+    dtype = fields.pop("dtype", None)
+    engine = load_engine(model, **({"dtype": dtype} if dtype else {}))
+    for key, value in fields.items():
+        if not hasattr(engine.sampler, key):
+            raise SystemExit(f"unknown sampler field {key!r}")
+        setattr(engine.sampler, key, value)
+    single = subset == "single-line"
+    fill = engine_filler(engine, single_line=single, max_tokens=48 if single else 128)
+    return {**summarise(evaluate(problems, fill, defer_tests=True), 1), "dtype": engine.info["dtype"]}
+
+
+def main() -> None:
+    import torch
+
+    from dg_lsp.evaluation.data import find_data_dir, load_problems
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="embedded")
+    ap.add_argument("--subset", default="single-line", choices=["single-line", "multi-line"])
+    ap.add_argument("--limit", type=int, default=150)
+    ap.add_argument("--variant", action="append", default=None, metavar="NAME:KEY=VALUE,...")
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    problems = load_problems(find_data_dir(None), args.subset, args.limit, spread=True)
+    variants = [parse_variant(v) for v in (args.variant or DEFAULT_VARIANTS)]
+    print(f"{args.subset}, {len(problems)} problems spread over the set, model {args.model}, {args.threads} thread(s)\n")
+    print("| variant | dtype | pass@1 | parses | ms p50 | ms p95 | passes p50 | tokens/pass p50 | fill tokens/pass p50 |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, fields in variants:
+        r = run_variant(args.model, fields, problems, args.subset)
+        print(f"| {name} | {r['dtype']} | {r['pass@1']:.3f} | {r['parse']:.3f} | {r['ms_median']:.1f} | {r['ms_p95']:.1f} "
+              f"| {r['nfe_median']} | {r['tokens_per_step_median']:.2f} | {r['fill_tokens_per_step_median']:.2f} |",
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()
