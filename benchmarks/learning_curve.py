@@ -6,8 +6,8 @@ Snapshots are the `snapshot-*` folders `engine/train` writes every few minutes (
 seen) plus `final`; several runs (a warm-started continuation after its first run) make one curve.
 For each snapshot it prints the held-out infill loss, computed here on the same validation batches
 for every snapshot (nats per masked canvas token: the infilling objective alone, without the
-streams' next-token loss that dominates the training log's `valid_loss`), and HumanEval pass@1,
-exact match and parse rate.
+streams' next-token loss that dominates the training log's `valid_loss`; one column per language
+when the held-out split has several), and HumanEval pass@1, exact match and parse rate.
 """
 from __future__ import annotations
 
@@ -29,8 +29,19 @@ def snapshots(run: Path) -> list[tuple[int, Path]]:
     return sorted(out)
 
 
-def infill_loss(folder: Path, run: Path, batches: int = 8) -> float:
-    """Held-out infill loss of the weights in `folder`, on the run's validation split and layout."""
+def valid_languages(run: Path) -> list[str]:
+    import gzip
+
+    from engine.train.train import TrainConfig
+
+    cfg = TrainConfig.load(run / "train_config.json")
+    with gzip.open(Path(cfg.corpus) / "valid.jsonl.gz", "rt") as fh:
+        return sorted({json.loads(line).get("language", "python") for line in fh})
+
+
+def infill_loss(folder: Path, run: Path, batches: int = 8, language: str | None = None) -> float:
+    """Held-out infill loss of the weights in `folder`, on the run's validation split and layout
+    (`language`: that language's held-out files only)."""
     from tokenizers import Tokenizer
 
     from engine.model import load_model
@@ -41,7 +52,7 @@ def infill_loss(folder: Path, run: Path, batches: int = 8) -> float:
     model = load_model(folder)
     maker = ExampleMaker(model.cfg, Tokenizer.from_file(str(folder / "tokenizer.json")), cfg.seq_len,
                          cfg.prefix_tokens, cfg.suffix_tokens, cfg.aux_weight)
-    return validate(model, maker, load_texts(Path(cfg.corpus) / "valid.jsonl.gz"), cfg)[1]
+    return validate(model, maker, load_texts(Path(cfg.corpus) / "valid.jsonl.gz", language=language), cfg)[1]
 
 
 def main() -> None:
@@ -61,8 +72,11 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     problems = load_problems(find_data_dir(None), args.subset, args.limit, spread=True)
     print(f"{args.subset}, {len(problems)} problems spread over the set, greedy, one candidate\n")
-    print("| tokens seen | run / snapshot | held-out infill loss | pass@1 | exact | parses | fill tokens/pass p50 |")
-    print("|---|---|---|---|---|---|---|")
+    languages = valid_languages(args.runs[-1])
+    per_language = len(languages) > 1  # one loss column per language of the held-out split
+    loss_heads = [f"held-out infill loss, {lang}" for lang in languages] if per_language else ["held-out infill loss"]
+    print(f"| tokens seen | run / snapshot | {' | '.join(loss_heads)} | pass@1 | exact | parses | fill tokens/pass p50 |")
+    print("|---|---|" + "---|" * len(loss_heads) + "---|---|---|---|")
     points = sorted((tokens, run, folder) for run in args.runs for tokens, folder in snapshots(run))
     if args.points and len(points) > args.points:  # keep the first and the last
         step = (len(points) - 1) / (args.points - 1) if args.points > 1 else len(points)
@@ -72,7 +86,8 @@ def main() -> None:
         fill = engine_filler(engine, single_line=args.subset == "single-line",
                              max_tokens=48 if args.subset == "single-line" else 128)
         s = summarise(evaluate(problems, fill), 1)
-        print(f"| {tokens / 1e6:.2f}M | {run.name}/{folder.name} | {infill_loss(folder, run):.3f} | {s['pass@1']:.3f} "
+        losses = [infill_loss(folder, run, language=lang if per_language else None) for lang in languages]
+        print(f"| {tokens / 1e6:.2f}M | {run.name}/{folder.name} | {' | '.join(f'{x:.3f}' for x in losses)} | {s['pass@1']:.3f} "
               f"| {s['exact']:.3f} | {s['parse']:.3f} | {s['fill_tokens_per_step_median']:.2f} |", flush=True)
 
 

@@ -1,12 +1,13 @@
 """Build the training corpus from permissively licensed source installed on this machine.
 
-Sources: the CPython standard library (PSF-2.0) and installed distributions whose metadata declares
-an allowed licence. Every file kept is recorded in a manifest (package, version, licence, path,
+Sources: the CPython standard library (PSF-2.0), installed distributions whose metadata declares
+an allowed licence, and — for JavaScript/TypeScript — npm packages in `node_modules` folders
+(`--node-modules DIR`, e.g. the VS Code extension's after `npm ci`) whose package.json declares one. Every file kept is recorded in a manifest (package, version, licence, path,
 sha1). Filters: generated/minified files, exact duplicates, near duplicates (MinHash over token
 shingles), and anything overlapping the HumanEval infilling problems (never train on them).
 Whole packages are held out for validation.
 
-    python -m engine.train.corpus --out runs/corpus [--max-mb 60]
+    python -m engine.train.corpus --out runs/corpus [--max-mb 60] [--node-modules editors/vscode/node_modules]
 """
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ _LICENCE_PATTERNS = [  # (regex on an upper-cased licence string, canonical name
     (r"\bISC\b", "ISC"),
 ]
 _DISALLOWED = re.compile(r"GPL|MPL|MOZILLA|CNRI|PUBLIC DOMAIN|UNLICENSE|CC-|PROPRIETARY|UNKNOWN|MIT-0|ZLIB|LLVM")
-LANG_EXT = {".py": "python", ".js": "javascript", ".ts": "typescript"}
+LANG_EXT = {".py": "python", ".js": "javascript", ".mjs": "javascript", ".cjs": "javascript", ".ts": "typescript"}
 SKIP_DIRS = {"test", "tests", "idlelib", "turtledemo", "lib2to3", "site-packages", "__pycache__", "ensurepip",
              "_vendor", "vendor", "migrations"}
 
@@ -130,6 +131,46 @@ def iter_site_packages(exclude: set[str]) -> list[SourceFile]:
     return out
 
 
+def npm_licence(pkg: dict) -> str | None:
+    """package.json's `license` (an SPDX expression, or the old `{type}` object), or the old
+    `licenses` list (any one of them) -> an allowed licence name, or None."""
+    lic = pkg.get("license")
+    if isinstance(lic, dict):
+        lic = lic.get("type")
+    if lic is None and isinstance(pkg.get("licenses"), list):
+        types = [x.get("type") if isinstance(x, dict) else x for x in pkg["licenses"]]
+        lic = " OR ".join(t for t in types if isinstance(t, str))
+    return classify_licence(lic.replace("(", " ").replace(")", " ")) if isinstance(lic, str) else None
+
+
+def iter_node_modules(root: Path) -> list[SourceFile]:
+    """JavaScript/TypeScript sources of every package directly under `root` (and `@scope/` folders)
+    with an allowed licence; type declarations (`.d.ts`), minified files and nested node_modules
+    are skipped."""
+    out = []
+    root = Path(root)
+    for pj in sorted(list(root.glob("*/package.json")) + list(root.glob("@*/*/package.json"))):
+        try:
+            pkg = json.loads(pj.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        licence = npm_licence(pkg) if isinstance(pkg, dict) else None
+        if licence is None or not isinstance(pkg.get("name"), str):
+            continue
+        for path in sorted(pj.parent.rglob("*")):
+            rel = path.relative_to(pj.parent)
+            name = path.name
+            if path.suffix not in LANG_EXT or LANG_EXT[path.suffix] == "python" or name.endswith((".d.ts", ".min.js")):
+                continue
+            if any(p in SKIP_DIRS or p in ("node_modules", "__tests__") or p.startswith("test") for p in rel.parts[:-1]):
+                continue
+            if ".test." in name or ".spec." in name or not path.is_file():
+                continue
+            out.append(SourceFile(f"npm/{pkg['name']}", str(pkg.get("version", "")), licence, str(path),
+                                  LANG_EXT[path.suffix], ""))
+    return out
+
+
 # ---- decontamination and near-duplicate removal -------------------------------------------------
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\d+|\S")
@@ -190,7 +231,7 @@ def find_humaneval_dir() -> Path | None:
 
 
 def build(out: Path, max_mb: float, holdout: list[str], seed: int = 0, humaneval: Path | None = None,
-          exclude: set[str] | None = None, log=print) -> dict:
+          exclude: set[str] | None = None, log=print, node_modules: list[Path] | None = None) -> dict:
     """Write `train.jsonl.gz`, `valid.jsonl.gz` and `manifest.jsonl` under `out`; return summary counts."""
     out.mkdir(parents=True, exist_ok=True)
     humaneval = humaneval or find_humaneval_dir()
@@ -198,10 +239,12 @@ def build(out: Path, max_mb: float, holdout: list[str], seed: int = 0, humaneval
         raise SystemExit("cannot find shared/data/human-eval-infilling for decontamination; pass --humaneval")
     problems = load_humaneval_shingles(humaneval)
     files = iter_stdlib() + iter_site_packages(exclude or {"dg-lsp"})
+    for nm in node_modules or []:
+        files += iter_node_modules(nm)
     random.Random(seed).shuffle(files)
     seen_exact: set[str] = set()
     dedup = MinHashDedup(seed=seed)
-    stats = {"kept": 0, "generated": 0, "exact_dup": 0, "near_dup": 0, "contaminated": 0, "unreadable": 0,
+    stats = {"kept": 0, "kept_by_language": {}, "bytes_by_language": {}, "generated": 0, "exact_dup": 0, "near_dup": 0, "contaminated": 0, "unreadable": 0,
              "bytes": 0, "valid_files": 0}
     limit = int(max_mb * 1e6)
     root = Path(sysconfig.get_paths()["stdlib"])
@@ -236,6 +279,9 @@ def build(out: Path, max_mb: float, holdout: list[str], seed: int = 0, humaneval
                                        "path": sf.path, "language": sf.language, "split": split,
                                        "sha1": hashlib.sha1(text.encode()).hexdigest()}) + "\n")
             stats["kept"] += 1
+            stats["kept_by_language"][sf.language] = stats["kept_by_language"].get(sf.language, 0) + 1
+            if split == "train":
+                stats["bytes_by_language"][sf.language] = stats["bytes_by_language"].get(sf.language, 0) + len(text)
             stats["valid_files"] += split == "valid"
             stats["bytes"] += len(text) if split == "train" else 0
     (out / "summary.json").write_text(json.dumps(stats, indent=1))
@@ -247,12 +293,14 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=Path("runs/corpus"))
     ap.add_argument("--max-mb", type=float, default=60.0, help="stop after this many MB of training text")
-    ap.add_argument("--holdout", nargs="*", default=["cpython-stdlib/email", "cpython-stdlib/json", "click"],
+    ap.add_argument("--holdout", nargs="*", default=["cpython-stdlib/email", "cpython-stdlib/json", "click", "npm/semver"],
                     help="packages kept out of training for validation")
     ap.add_argument("--humaneval", type=Path, default=None)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--node-modules", type=Path, action="append", default=[],
+                    help="a node_modules folder whose permissively licensed JS/TS packages join the corpus; repeatable")
     args = ap.parse_args(argv)
-    build(args.out, args.max_mb, args.holdout, args.seed, args.humaneval)
+    build(args.out, args.max_mb, args.holdout, args.seed, args.humaneval, node_modules=args.node_modules)
 
 
 if __name__ == "__main__":

@@ -37,9 +37,12 @@ class Batch:
     n_tokens: int  # non-pad tokens
 
 
-def load_texts(path: Path, min_chars: int = 200) -> list[str]:
+def load_texts(path: Path, min_chars: int = 200, language: str | None = None) -> list[str]:
+    """Texts of a corpus split (`language`: only that language's files)."""
     with gzip.open(path, "rt") as fh:
-        return [t for t in (json.loads(line)["text"] for line in fh) if len(t) >= min_chars]
+        rows = (json.loads(line) for line in fh)
+        return [r["text"] for r in rows
+                if len(r["text"]) >= min_chars and (language is None or r.get("language") == language)]
 
 
 def cut_holes(text: str, rng: random.Random) -> tuple[list[str], list[str]]:

@@ -52,6 +52,47 @@ def test_built_corpus_manifest_has_only_allowed_licences(tmp_path):
     assert all(r["package"] and r["version"] and r["sha1"] for r in rows)
 
 
+def _package(root: Path, name: str, licence, files: dict[str, str]) -> None:
+    pkg = root / name
+    pkg.mkdir(parents=True)
+    (pkg / "package.json").write_text(json.dumps({"name": name, "version": "1.2.3", "license": licence}))
+    for rel, text in files.items():
+        (pkg / rel).parent.mkdir(parents=True, exist_ok=True)
+        (pkg / rel).write_text(text)
+
+
+JS = "function add(a, b) {\n  const total = a + b;\n  return total;\n}\n\nmodule.exports = { add };\n" * 12
+MJS = "export const greet = (name) => {\n  if (!name) throw new Error('no name');\n  return `hello ${name}`;\n};\n" * 12
+TS = "export function scale(xs: number[], k: number): number[] {\n  return xs.map((x) => x * k);\n}\n" * 12
+
+
+def test_npm_packages_join_the_corpus_with_their_licences(tmp_path, monkeypatch):
+    nm = tmp_path / "node_modules"
+    _package(nm, "good", "MIT", {"index.js": JS, "lib/scale.ts": TS, "lib/scale.d.ts": "export {};\n",
+                                 "dist/app.min.js": JS, "test/add.js": JS, "lib/add.test.js": JS,
+                                 "node_modules/inner/index.js": JS})
+    _package(nm, "@scope/either", "(MIT OR CC0-1.0)", {"index.mjs": MJS})
+    _package(nm, "copyleft", "GPL-3.0", {"index.js": JS})
+    _package(nm, "nolicence", None, {"index.js": JS})
+    files = corpus.iter_node_modules(nm)
+    got = {(f.package, Path(f.path).relative_to(nm).as_posix(), f.language, f.licence) for f in files}
+    assert got == {("npm/good", "good/index.js", "javascript", "MIT"),
+                   ("npm/good", "good/lib/scale.ts", "typescript", "MIT"),
+                   ("npm/@scope/either", "@scope/either/index.mjs", "javascript", "MIT")}
+    if HUMANEVAL is None:
+        return
+    # Through build(): the manifest says package, version, licence and language of every file.
+    monkeypatch.setattr(corpus, "iter_stdlib", lambda: [])
+    monkeypatch.setattr(corpus, "iter_site_packages", lambda exclude: [])
+    stats = corpus.build(tmp_path / "out", max_mb=1, holdout=["npm/@scope/either"], humaneval=HUMANEVAL,
+                         log=lambda *_: None, node_modules=[nm])
+    rows = [json.loads(line) for line in open(tmp_path / "out" / "manifest.jsonl")]
+    assert {(r["package"], r["version"], r["licence"], r["language"], r["split"]) for r in rows} == {
+        ("npm/good", "1.2.3", "MIT", "javascript", "train"), ("npm/good", "1.2.3", "MIT", "typescript", "train"),
+        ("npm/@scope/either", "1.2.3", "MIT", "javascript", "valid")}
+    assert stats["kept_by_language"] == {"javascript": 2, "typescript": 1}
+
+
 def _tiny_corpus(root: Path) -> Path:
     src = Path(corpus.__file__).parents[1]  # engine/: this project's own code as a tiny corpus
     texts = [p.read_text() for p in sorted(src.rglob("*.py")) if p.stat().st_size > 500]
