@@ -148,7 +148,7 @@ def iter_node_modules(root: Path) -> list[SourceFile]:
     with an allowed licence; type declarations (`.d.ts`), minified files and nested node_modules
     are skipped."""
     out = []
-    root = Path(root)
+    root = Path(root).resolve()  # build() reads relative paths from the standard library
     for pj in sorted(list(root.glob("*/package.json")) + list(root.glob("@*/*/package.json"))):
         try:
             pkg = json.loads(pj.read_text(encoding="utf-8"))

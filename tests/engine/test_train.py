@@ -67,7 +67,8 @@ TS = "export function scale(xs: number[], k: number): number[] {\n  return xs.ma
 
 
 def test_npm_packages_join_the_corpus_with_their_licences(tmp_path, monkeypatch):
-    nm = tmp_path / "node_modules"
+    monkeypatch.chdir(tmp_path)  # a relative node_modules path, as on the command line
+    nm = Path("node_modules")
     _package(nm, "good", "MIT", {"index.js": JS, "lib/scale.ts": TS, "lib/scale.d.ts": "export {};\n",
                                  "dist/app.min.js": JS, "test/add.js": JS, "lib/add.test.js": JS,
                                  "node_modules/inner/index.js": JS})
@@ -75,7 +76,7 @@ def test_npm_packages_join_the_corpus_with_their_licences(tmp_path, monkeypatch)
     _package(nm, "copyleft", "GPL-3.0", {"index.js": JS})
     _package(nm, "nolicence", None, {"index.js": JS})
     files = corpus.iter_node_modules(nm)
-    got = {(f.package, Path(f.path).relative_to(nm).as_posix(), f.language, f.licence) for f in files}
+    got = {(f.package, Path(f.path).relative_to(nm.resolve()).as_posix(), f.language, f.licence) for f in files}
     assert got == {("npm/good", "good/index.js", "javascript", "MIT"),
                    ("npm/good", "good/lib/scale.ts", "typescript", "MIT"),
                    ("npm/@scope/either", "@scope/either/index.mjs", "javascript", "MIT")}
