@@ -1,7 +1,7 @@
 """Engine benchmarks: step time against context length (the cache's proof), cold and warm
 single-line latency with ~1k context tokens, candidates 1 vs 3. Prints Markdown tables.
 
-    python -m benchmarks.engine_bench [--model embedded] [--repeats 20] [--threads 2]
+    python -m benchmarks.engine_bench [--model embedded] [--repeats 20] [--threads 2] [--dtype float32]
     dg-lsp bench engine
 """
 from __future__ import annotations
@@ -86,17 +86,18 @@ def latency(engine, text: str, repeats: int, candidates: int = 1) -> dict[str, l
     return {"cold": cold, "warm": warm, "nfe": nfes, "tokens_per_step": tps}
 
 
-def run(model: str = "embedded", repeats: int = 20, threads: int = 2, device: str | None = None) -> str:
+def run(model: str = "embedded", repeats: int = 20, threads: int = 2, device: str | None = None,
+        dtype: str | None = None) -> str:
     import torch
 
     from engine.api import load_engine
 
     torch.set_num_threads(threads)
-    engine = load_engine(model, device)
+    engine = load_engine(model, device, **({"dtype": dtype} if dtype else {}))
     text = code_text()
     sizes = [128, 512, 1024, 2048]
     st = step_times(engine, text, sizes, canvas=16, repeats=repeats)
-    lines = [f"model `{model}` on {engine.info['device']}, {threads} threads, {repeats} repeats", "",
+    lines = [f"model `{model}` on {engine.info['device']} ({engine.info['dtype']}), {threads} threads, {repeats} repeats", "",
              "| context tokens | ms per step (canvas 16, median) | × vs 128 |", "|---|---|---|"]
     lines += [f"| {n} | {st[n]:.2f} | {st[n] / st[128]:.2f} |" for n in sizes]
     lat1 = latency(engine, text, repeats, 1)
@@ -117,8 +118,9 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default=None)
+    ap.add_argument("--dtype", default=None, help="auto | float32 | bfloat16 | float16 (default auto)")
     args = ap.parse_args()
-    print(run(args.model, args.repeats, args.threads, args.device))
+    print(run(args.model, args.repeats, args.threads, args.device, args.dtype))
 
 
 if __name__ == "__main__":
