@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 import torch
 
+from engine.api import InfillError
 from engine.canvas import Layout
 
 
@@ -41,13 +42,16 @@ def pick_dtype(device: torch.device, requested: str | None, cpu_bf16: bool = Fal
     ~1.4x faster there, BENCHMARKS.md), else float32."""
     import os
 
-    name = (requested or os.environ.get("DG_LSP_DTYPE") or "auto").lower()
+    name = requested or os.environ.get("DG_LSP_DTYPE") or "auto"
+    if not isinstance(name, str):
+        raise InfillError(f"dtype must be a string (auto, {', '.join(DTYPES)}), not {name!r}")
+    name = name.lower()
     if name == "auto":
         if device.type == "cuda":
             return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         return torch.bfloat16 if cpu_bf16 and device.type == "cpu" and cpu_has_native_bf16() else torch.float32
     if name not in DTYPES:
-        raise ValueError(f"unknown dtype {name!r}: use auto, {', '.join(DTYPES)}")
+        raise InfillError(f"unknown dtype {name!r}: use auto, {', '.join(DTYPES)}")
     return DTYPES[name]
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import torch
 
+from engine.api import InfillError
 from engine.backends.base import Backend, BackendInfo, pick_dtype
 from engine.cache import LRU, match_streams
 from engine.canvas import Layout
@@ -53,7 +54,7 @@ class NativeBackend(Backend):
         try:
             model = load_model(folder, device=str(device), dtype=torch_dtype)
         except Exception as exc:  # corrupt or mismatched weights: say which file
-            raise ValueError(f"cannot load the model in {folder}: {exc}") from exc
+            raise InfillError(f"cannot load the model in {folder}: {exc}") from exc
         return cls(model, load_tokenizer(folder), name, str(folder), device)
 
     @classmethod
