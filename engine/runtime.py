@@ -176,8 +176,7 @@ class Engine:
         ms["total"] = (time.perf_counter() - t0) * 1e3
         committed = int(state.committed[0].sum())
         row0 = state.tokens[0].tolist()
-        fill_tokens = sum(next((k for k, t in enumerate(row0[sl]) if t in self.backend.eom_ids), sl.stop - sl.start)
-                          for sl in layout.hole_slices())
+        fill_tokens = sum(self._fill_end(row0[sl]) for sl in layout.hole_slices())
         stats = InfillStats(nfe=nfe, tokens=committed, fill_tokens=fill_tokens, context_tokens=layout.context_len,
                             cached_tokens=layout.cached_tokens, ms=ms)
         return InfillResult(candidates, stats)
@@ -246,12 +245,16 @@ class Engine:
             parts_l.append(lp)
         return CanvasState(torch.cat(parts_t, 1), torch.cat(parts_c, 1), torch.cat(parts_l, 1)), new
 
+    def _fill_end(self, ids: list[int]) -> int:
+        """Where a hole's fill ends: its first end-of-middle/pad/eos token, else its whole length."""
+        return next((k for k, t in enumerate(ids) if t in self.backend.eom_ids), len(ids))
+
     def _decode(self, state: CanvasState, layout: Layout, holes: list[Hole], heals: list[str], row: int) -> Candidate:
         fills, logps = [], []
         tokens = state.tokens[row].tolist()
         for sl, hole, heal in zip(layout.hole_slices(), holes, heals):
             ids = tokens[sl]
-            end = next((k for k, t in enumerate(ids) if t in self.backend.eom_ids), len(ids))
+            end = self._fill_end(ids)
             logps += state.logp[row, sl][: min(end + 1, len(ids))].tolist()
             text = self.backend.decode(ids[:min(end, hole.max_tokens)])
             text = text[len(heal):] if heal and text.startswith(heal) else text
