@@ -69,22 +69,23 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
     return cfg.lr * (cfg.min_lr_frac + (1 - cfg.min_lr_frac) * 0.5 * (1 + math.cos(math.pi * frac)))
 
 
-def loss_fn(model: DiffusionCoder, batch, device: str) -> torch.Tensor:
-    sel = batch.targets != -100  # only positions with a target pay for the output projection
+def _target_ce(model: DiffusionCoder, batch, device: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Cross-entropy at every position with a target (only those pay for the output projection),
+    with each one's loss weight and whether it is a canvas position."""
+    sel = batch.targets != -100
     h = model(batch.ids.to(device), batch.pos.to(device), batch.kind.to(device), batch.mask.to(device))
     logits = model.logits(h[sel.to(device)])
     ce = F.cross_entropy(logits.float(), batch.targets[sel].to(device), reduction="none")
-    return (ce * batch.weights[sel].to(device)).sum() / sel.sum().clamp(min=1).to(device)
+    return ce, batch.weights[sel].to(device), (batch.kind[sel] == 1).to(device)
 
 
-@torch.no_grad()
-def infill_loss_sums(model: DiffusionCoder, batch, device: str) -> tuple[float, int]:
-    """Summed cross-entropy over the masked canvas positions only (the infilling objective, no
-    weighting, no next-token loss) and how many there were."""
-    sel = (batch.targets != -100) & (batch.kind == 1)
-    h = model(batch.ids.to(device), batch.pos.to(device), batch.kind.to(device), batch.mask.to(device))
-    ce = F.cross_entropy(model.logits(h[sel.to(device)]).float(), batch.targets[sel].to(device), reduction="sum")
-    return ce.item(), int(sel.sum())
+def _weighted(ce: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    return (ce * weights).sum() / max(1, ce.numel())
+
+
+def loss_fn(model: DiffusionCoder, batch, device: str) -> torch.Tensor:
+    ce, weights, _ = _target_ce(model, batch, device)
+    return _weighted(ce, weights)
 
 
 def save_checkpoint(out: Path, model, opt, step: int, tokens: int, rng: random.Random) -> None:
@@ -148,10 +149,9 @@ def validate(model, maker: ExampleMaker, texts: list[str], cfg: TrainConfig) -> 
     maker.aux_fraction = 1.0  # validation losses stay comparable across runs whatever the training share
     losses, ce_sum, n = [], 0.0, 0
     for _ in range(cfg.eval_batches):
-        batch = maker.batch(texts, rng, cfg.batch_size)
-        losses.append(loss_fn(model, batch, cfg.device).item())
-        s, k = infill_loss_sums(model, batch, cfg.device)
-        ce_sum, n = ce_sum + s, n + k
+        ce, weights, canvas = _target_ce(model, maker.batch(texts, rng, cfg.batch_size), cfg.device)
+        losses.append(_weighted(ce, weights).item())  # the training loss
+        ce_sum, n = ce_sum + ce[canvas].sum().item(), n + int(canvas.sum())  # masked canvas positions only
     model.train()
     return sum(losses) / len(losses), ce_sum / max(1, n)
 
