@@ -78,9 +78,11 @@ def main() -> None:
     print(f"| tokens seen | run / snapshot | {' | '.join(loss_heads)} | pass@1 | exact | parses | fill tokens/pass p50 |")
     print("|---|---|" + "---|" * len(loss_heads) + "---|---|---|---|")
     points = sorted((tokens, run, folder) for run in args.runs for tokens, folder in snapshots(run))
-    if args.points and len(points) > args.points:  # keep the first and the last
-        step = (len(points) - 1) / (args.points - 1) if args.points > 1 else len(points)
-        points = [points[round(i * step)] for i in range(args.points)] if args.points > 1 else points[-1:]
+    if args.points == 1:
+        points = points[-1:]
+    elif args.points and len(points) > args.points:  # evenly spread, the first and the last kept
+        step = (len(points) - 1) / (args.points - 1)
+        points = [points[round(i * step)] for i in range(args.points)]
     for tokens, run, folder in points:
         engine = load_engine(str(folder))
         fill = engine_filler(engine, single_line=args.subset == "single-line",
