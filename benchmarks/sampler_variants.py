@@ -12,7 +12,6 @@ own tokens per pass.
 from __future__ import annotations
 
 import argparse
-import json
 
 DEFAULT_VARIANTS = [
     "default:",
@@ -24,16 +23,14 @@ DEFAULT_VARIANTS = [
 
 
 def parse_variant(text: str) -> tuple[str, dict]:
+    """`NAME:KEY=VALUE,KEY=VALUE` (values as `--model-option` reads them: JSON when it parses)."""
+    from dg_lsp.cli import key_value
+
     name, _, spec = text.partition(":")
-    fields = {}
-    for item in filter(None, spec.split(",")):
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise SystemExit(f"bad variant item {item!r}: expected KEY=VALUE")
-        try:
-            fields[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            fields[key.strip()] = value
+    try:
+        fields = dict(key_value(item) for item in filter(None, spec.split(",")))
+    except argparse.ArgumentTypeError as exc:
+        raise SystemExit(f"bad variant {text!r}: {exc}") from None
     return name.strip() or "default", fields
 
 

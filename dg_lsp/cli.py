@@ -8,7 +8,7 @@ import argparse
 import sys
 
 
-def _model_option(text: str) -> tuple[str, object]:
+def key_value(text: str) -> tuple[str, object]:
     """`KEY=VALUE` with VALUE read as JSON when it parses (true, 8, 0.5, "x"), else as a string."""
     import json
 
@@ -31,7 +31,7 @@ def _add_engine_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default=None, help="cpu | cuda | cuda:N (default: cuda if available, else cpu)")
     p.add_argument("--trust-remote-code", action="store_true",
                    help="allow a hub/local model's own Python code to run (off by default)")
-    p.add_argument("--model-option", action="append", default=[], metavar="KEY=VALUE", type=_model_option,
+    p.add_argument("--model-option", action="append", default=[], metavar="KEY=VALUE", type=key_value,
                    help="backend option, e.g. dual_cache=true, cache_refresh=8, fim_template=...; repeatable")
 
 
