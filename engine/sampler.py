@@ -158,10 +158,10 @@ def denoise(step: Callable[[torch.Tensor], torch.Tensor], state: CanvasState, ho
         open_ = ~state.committed
         anchored = torch.ones_like(open_)  # position 0 of a hole, or its left neighbour is committed
         anchored[:, 1:] = state.committed[:, :-1] | hole_starts[1:]
-        eligible = open_ & (anchored | ~torch.isin(pred, eom_ids)) if cfg.anchor_eom else open_
+        ends_pred = torch.isin(pred, eom_ids)
+        eligible = open_ & (anchored | ~ends_pred) if cfg.anchor_eom else open_
         sel = _select(cfg.rule, cfg, conf, entropy, eligible)
         if cfg.end_run:
-            ends_pred = torch.isin(pred, eom_ids)
             sel = sel | _end_runs(sel, ends_pred, state, open_, torch.isin(state.tokens, eom_ids), hole_last)
         if prev_pred is not None:  # adaptive stop: stable and confident
             stable = ((pred == prev_pred) | ~open_).all(1) & (conf.masked_fill(~open_, 1.0).min(1).values >= cfg.stable_conf)
