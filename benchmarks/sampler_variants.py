@@ -1,11 +1,12 @@
 """Sampler and number-format variants on the same HumanEval infilling problems, in one run.
 
     python -m benchmarks.sampler_variants [--model embedded] [--subset single-line] [--limit 150] \
-        [--variant NAME:KEY=VALUE,KEY=VALUE ...] [--threads 1]
+        [--variant NAME:KEY=VALUE,KEY=VALUE ...] [--threads 1] [--typed]
 
 Each variant is the engine's default sampler with some `SamplerConfig` fields overridden (and
 `dtype=` for the model's number format). The default set compares end runs on and off, end-of-middle
-anchoring, and float32 against bfloat16. Prints a Markdown table: pass@1, parse rate, ms per fill
+anchoring, and float32 against bfloat16; with `--typed` (the cursor after each line's first word, as
+while typing) it compares the line lead on and off. Prints a Markdown table: pass@1, parse rate, ms per fill
 p50/p95, forward passes, tokens committed per pass (end-of-middle padding included) and the fill's
 own tokens per pass.
 """
@@ -20,6 +21,7 @@ DEFAULT_VARIANTS = [
     "float32:dtype=float32",
     "bfloat16:dtype=bfloat16",
 ]
+TYPED_VARIANTS = ["line lead:", "no line lead:line_lead=false"]
 
 
 def parse_variant(text: str) -> tuple[str, dict]:
@@ -53,7 +55,7 @@ def run_variant(model: str, fields: dict, problems, subset: str) -> dict:
 def main() -> None:
     import torch
 
-    from dg_lsp.evaluation.data import find_data_dir, load_problems
+    from dg_lsp.evaluation.data import find_data_dir, load_problems, typed_problems
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="embedded")
@@ -61,11 +63,15 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=150)
     ap.add_argument("--variant", action="append", default=None, metavar="NAME:KEY=VALUE,...")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--typed", action="store_true", help="single-line problems with the line's first word typed")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     problems = load_problems(find_data_dir(None), args.subset, args.limit, spread=True)
-    variants = [parse_variant(v) for v in (args.variant or DEFAULT_VARIANTS)]
-    print(f"{args.subset}, {len(problems)} problems spread over the set, model {args.model}, {args.threads} thread(s)\n")
+    if args.typed:
+        problems = typed_problems(problems)
+    variants = [parse_variant(v) for v in (args.variant or (TYPED_VARIANTS if args.typed else DEFAULT_VARIANTS))]
+    print(f"{args.subset}{', first word typed' if args.typed else ''}, {len(problems)} problems spread over the set, "
+          f"model {args.model}, {args.threads} thread(s)\n")
     print("| variant | dtype | pass@1 | parses | ms p50 | ms p95 | passes p50 | tokens/pass p50 | fill tokens/pass p50 |")
     print("|---|---|---|---|---|---|---|---|---|")
     for name, fields in variants:

@@ -10,12 +10,18 @@ from dataclasses import dataclass, field
 import torch
 
 
-def first_bucket(buckets: list[int], length_hint: int | None, single_line: bool, max_tokens: int) -> int:
+def first_bucket(buckets: list[int], length_hint: int | None, single_line: bool, max_tokens: int,
+                 pinned: int = 0) -> int:
     """The first bucket a hole gets: room for the hinted length plus an end-of-middle token, else a
-    default by kind (one line is usually short). Never above the bucket that covers `max_tokens`."""
-    want = length_hint + 1 if length_hint is not None else (16 if single_line else 32)
-    cap = next((b for b in buckets if b >= max_tokens), buckets[-1])
-    return min(next((b for b in buckets if b >= want), buckets[-1]), cap)
+    default by kind (one line is usually short). Never above the bucket that covers `max_tokens`.
+    `pinned` tokens already written at the hole's start (its line lead) come on top of both."""
+    want = pinned + (length_hint + 1 if length_hint is not None else (16 if single_line else 32))
+    return min(next((b for b in buckets if b >= want), buckets[-1]), cap_bucket(buckets, max_tokens + pinned))
+
+
+def cap_bucket(buckets: list[int], tokens: int) -> int:
+    """The smallest bucket that holds `tokens` (the largest if none does)."""
+    return next((b for b in buckets if b >= tokens), buckets[-1])
 
 
 def next_bucket(buckets: list[int], size: int) -> int | None:

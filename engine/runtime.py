@@ -1,14 +1,24 @@
 """The Engine: request → layout → context → denoising (growing holes as needed) → fills.
 
-Token healing (Microsoft guidance's term): when the text before a hole ends inside a word, its last
-token is taken back into the hole and the hole's first token is constrained to start with that
-text, so the model writes `return` as one token instead of continuing `ret` with `urn`.
+Line lead: when a hole starts mid-line (the cursor after `    return `), the typed start of that
+line is moved out of the context into the hole's canvas as committed tokens, and the context ends
+at the line's start. The model then sees the line as it was trained to (canvases of whole lines
+with some tokens revealed, the masked-diffusion objective), not as a hole after a dangling
+`return ` token, and typing on the cursor's line leaves the context, and its cached keys and
+values, untouched. On the shipped model this turns empty fills at mid-line cursors into real ones
+(BENCHMARKS.md, "typed start of the line"). The lead is not part of the fill returned.
+
+Token healing (Microsoft guidance's term): the last token of that lead, or of the text before a
+hole that ends inside a word when there is no lead, is taken back into the hole and the hole's next
+token is constrained to start with that text, so the model writes `return` as one token instead of
+continuing `ret` with `urn`, and ` x` instead of ` ` + `x`.
 """
 from __future__ import annotations
 
 import os
 import re
 import time
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -16,10 +26,22 @@ import torch
 
 from engine.api import CancelToken, Candidate, Hole, InfillError, InfillRequest, InfillResult, InfillStats, validate
 from engine.backends.base import Backend
-from engine.canvas import Layout, budget_streams, first_bucket, next_bucket
+from engine.canvas import Layout, budget_streams, cap_bucket, first_bucket, next_bucket
 from engine.sampler import CanvasState, SamplerConfig, denoise
 
 _WORD_END = re.compile(r"[A-Za-z0-9_]\Z")
+LEAD_MAX_TOKENS = 48  # a longer typed line stays in the context (token healing only)
+
+
+@dataclass(frozen=True)
+class Lead:
+    """What a hole starts with before the model writes: `text` (taken from the end of the text
+    before the hole), of which `pinned` token ids are committed in the canvas and `heal` is the text
+    the next token must start with."""
+
+    text: str = ""
+    pinned: tuple[int, ...] = ()
+    heal: str = ""
 
 
 def pick_device(device: str | None) -> torch.device:
@@ -139,22 +161,34 @@ class Engine:
         allowed = torch.tensor([t.startswith(text) for t in self.backend.token_texts()], device=self.backend.device)
         return allowed if bool(allowed.any()) else None
 
-    def _layout(self, texts: list[str], holes: list[Hole]) -> tuple[Layout, list[str]]:
-        streams = [self.backend.encode(t) for t in texts]
-        heals = [""] * len(holes)
-        for i in range(len(holes)):
-            s = streams[i]
-            if s and _WORD_END.search(texts[i]):
-                tail = self.backend.token_texts()[s[-1]]
-                if tail and texts[i].endswith(tail) and self._heal_mask(tail) is not None:
-                    heals[i], streams[i] = tail, s[:-1]
-        streams = budget_streams(streams, self.backend.info.max_context)
-        sizes = [first_bucket(self.backend.buckets, h.length_hint, h.single_line, h.max_tokens) for h in holes]
-        layout = Layout(streams, sizes)
-        return layout, heals
+    def _lead(self, text: str, first: bool, line_lead: bool) -> Lead:
+        """The lead of a hole whose preceding text segment is `text` (`first`: it starts the document)."""
+        start = text.rfind("\n") + 1
+        if line_lead and start < len(text) and (start > 0 or first):
+            ids = self.backend.encode(text[start:])
+            if 0 < len(ids) <= LEAD_MAX_TOKENS:
+                tail = self.backend.token_texts()[ids[-1]]
+                if tail and text.endswith(tail) and self._heal_mask(tail) is not None:
+                    return Lead(text[start:], tuple(ids[:-1]), tail)
+                return Lead(text[start:], tuple(ids))
+        if text and _WORD_END.search(text):
+            s = self.backend.encode(text)
+            tail = self.backend.token_texts()[s[-1]] if s else ""
+            if tail and text.endswith(tail) and self._heal_mask(tail) is not None:
+                return Lead(tail, (), tail)
+        return Lead()
 
-    def _constraints(self, layout: Layout, heals: list[str]) -> dict[int, torch.Tensor]:
-        return {sl.start: self._heal_mask(h) for sl, h in zip(layout.hole_slices(), heals) if h}
+    def _layout(self, texts: list[str], holes: list[Hole], line_lead: bool = True) -> tuple[Layout, list[Lead]]:
+        leads = [self._lead(texts[i], i == 0, line_lead) for i in range(len(holes))]
+        kept = [t[:len(t) - len(lead.text)] for t, lead in zip(texts, leads)] + [texts[-1]]
+        streams = budget_streams([self.backend.encode(t) for t in kept], self.backend.info.max_context)
+        sizes = [first_bucket(self.backend.buckets, h.length_hint, h.single_line, h.max_tokens, len(lead.pinned))
+                 for h, lead in zip(holes, leads)]
+        return Layout(streams, sizes), leads
+
+    def _constraints(self, layout: Layout, leads: list[Lead]) -> dict[int, torch.Tensor]:
+        return {sl.start + len(lead.pinned): self._heal_mask(lead.heal)
+                for sl, lead in zip(layout.hole_slices(), leads) if lead.heal}
 
     # ---- the request ----------------------------------------------------------------------------
     def infill(self, request: InfillRequest, cancel: CancelToken | None = None) -> InfillResult:
@@ -162,21 +196,23 @@ class Engine:
         t0 = time.perf_counter()
         ms: dict[str, float] = {}
         texts, holes = self._normalise(request.segments)
-        layout, heals = self._layout(texts, holes)
+        cfg = self._sampler_config(request)
+        layout, leads = self._layout(texts, holes, cfg.line_lead)
         t1 = time.perf_counter()
         ms["tokenize"] = (t1 - t0) * 1e3
         with torch.inference_mode():
             ctx = self.backend.prepare(layout, request.cache_key)
             t2 = time.perf_counter()
             ms["context"] = (t2 - t1) * 1e3
-            state, layout, nfe = self._denoise(request, holes, heals, layout, ctx, cancel)
+            state, layout, nfe = self._denoise(request, cfg, holes, leads, layout, ctx, cancel)
         t3 = time.perf_counter()
         ms["denoise"] = (t3 - t2) * 1e3
-        candidates = [self._decode(state, layout, holes, heals, row) for row in range(request.candidates)]
+        candidates = [self._decode(state, layout, holes, leads, row) for row in range(request.candidates)]
         ms["total"] = (time.perf_counter() - t0) * 1e3
-        committed = int(state.committed[0].sum())
+        pinned = sum(len(lead.pinned) for lead in leads)  # written by the user, not the model
+        committed = int(state.committed[0].sum()) - pinned
         row0 = state.tokens[0].tolist()
-        fill_tokens = sum(self._fill_end(row0[sl]) for sl in layout.hole_slices())
+        fill_tokens = sum(self._fill_end(row0[sl]) for sl in layout.hole_slices()) - pinned
         stats = InfillStats(nfe=nfe, tokens=committed, fill_tokens=fill_tokens, context_tokens=layout.context_len,
                             cached_tokens=layout.cached_tokens, ms=ms)
         return InfillResult(candidates, stats)
@@ -192,8 +228,8 @@ class Engine:
             cfg.sync_every = 4  # fewer host syncs; extra steps on a finished canvas are no-ops
         return cfg
 
-    def _denoise(self, request: InfillRequest, holes: list[Hole], heals: list[str], layout: Layout, ctx,
-                 cancel: CancelToken | None):
+    def _denoise(self, request: InfillRequest, cfg: SamplerConfig, holes: list[Hole], leads: list[Lead],
+                 layout: Layout, ctx, cancel: CancelToken | None):
         dev, B = self.backend.device, request.candidates
         gen = torch.Generator(device=dev)
         gen.manual_seed(request.seed if request.seed is not None else int(time.time_ns() % 2**31))
@@ -201,17 +237,21 @@ class Engine:
         temps[0] = request.temperature
         if request.temperature > 0:
             temps[:] = request.temperature
-        cfg = self._sampler_config(request)
         C = layout.canvas_len
         state = CanvasState(torch.zeros(B, C, dtype=torch.long, device=dev), torch.zeros(B, C, dtype=torch.bool, device=dev),
                             torch.zeros(B, C, device=dev))
-        caps = [next((b for b in self.backend.buckets if b >= h.max_tokens), self.backend.buckets[-1]) for h in holes]
+        for sl, lead in zip(layout.hole_slices(), leads):
+            if lead.pinned:
+                at = slice(sl.start, sl.start + len(lead.pinned))
+                state.tokens[:, at] = torch.tensor(lead.pinned, device=dev)
+                state.committed[:, at] = True
+        caps = [cap_bucket(self.backend.buckets, h.max_tokens + len(lead.pinned)) for h, lead in zip(holes, leads)]
         nfe = 0
         while True:
             line_end = self._line_end(layout, holes)
             nfe += denoise(lambda x: self.backend.step(ctx, x, layout), state, layout.hole_index(dev), cfg=cfg,
                            mask_id=self.backend.mask_id, eom_ids=self._eom, fill_id=self._fill, temperatures=temps,
-                           constraints=self._constraints(layout, heals), line_end=line_end,
+                           constraints=self._constraints(layout, leads), line_end=line_end,
                            noise_vocab=self.backend.vocab_size if self.backend.noise == "uniform" else 0,
                            cancel=cancel, generator=gen)
             ended = torch.isin(state.tokens, self._eom)
@@ -249,15 +289,17 @@ class Engine:
         """Where a hole's fill ends: its first end-of-middle/pad/eos token, else its whole length."""
         return next((k for k, t in enumerate(ids) if t in self.backend.eom_ids), len(ids))
 
-    def _decode(self, state: CanvasState, layout: Layout, holes: list[Hole], heals: list[str], row: int) -> Candidate:
+    def _decode(self, state: CanvasState, layout: Layout, holes: list[Hole], leads: list[Lead], row: int) -> Candidate:
         fills, logps = [], []
         tokens = state.tokens[row].tolist()
-        for sl, hole, heal in zip(layout.hole_slices(), holes, heals):
+        for sl, hole, lead in zip(layout.hole_slices(), holes, leads):
             ids = tokens[sl]
             end = self._fill_end(ids)
-            logps += state.logp[row, sl][: min(end + 1, len(ids))].tolist()
-            text = self.backend.decode(ids[:min(end, hole.max_tokens)])
-            text = text[len(heal):] if heal and text.startswith(heal) else text
+            n = len(lead.pinned)
+            logps += state.logp[row, sl][n: min(end + 1, len(ids))].tolist()  # the model's tokens only
+            text = self.backend.decode(ids[:min(end, n + hole.max_tokens)])
+            if lead.text:  # the canvas spells the lead, then the fill; never hand the lead back twice
+                text = text[len(lead.text):] if text.startswith(lead.text) else ""
             if hole.single_line and "\n" in text:
                 text = text[: text.index("\n") + 1]  # a line ends with its newline
             fills.append(text)

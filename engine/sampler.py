@@ -47,6 +47,7 @@ class SamplerConfig:
     # off by default: on the shipped checkpoint it lowers single-line pass@1 (0.017 -> 0) and parse rate
     sync_every: int = 1  # steps between host-side termination checks (raise on CUDA)
     end_run: bool = True  # commit an end-of-middle's contiguous run of end predictions with it
+    line_lead: bool = True  # the typed start of the cursor's line goes into the canvas (engine/runtime.py)
 
 
 @dataclass

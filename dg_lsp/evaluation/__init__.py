@@ -11,7 +11,7 @@ import sys
 import time
 from typing import Any
 
-from dg_lsp.evaluation.data import DataNotFound, find_data_dir, load_problems
+from dg_lsp.evaluation.data import DataNotFound, find_data_dir, load_problems, typed_problems
 from dg_lsp.evaluation.harness import (FillFn, canonical_filler, engine_filler, evaluate, server_postprocess,
                                        summarise)
 from dg_lsp.evaluation.report import Progress, table, write_samples
@@ -39,6 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="run the tests after the last fill, so fill timings see an otherwise idle machine")
     parser.add_argument("--postprocess", action="store_true", default=None,
                         help="apply the server's fill post-processing (dg_lsp.edits) before testing")
+    parser.add_argument("--typed", action="store_true", default=None,
+                        help="single-line only: the cursor after the line's first word (`    return `), as "
+                             "an editor sends it mid-typing; one-word lines are dropped")
     parser.add_argument("--seed", type=int, default=None, help="sampling seed for alternatives (default 0)")
     parser.add_argument("--rule", choices=["threshold", "topk", "entropy"], default=None)
     parser.add_argument("--threshold", type=float, default=None)
@@ -77,6 +80,12 @@ def run_eval(args: argparse.Namespace, *, fill: FillFn | None = None) -> int:
     except (DataNotFound, ValueError) as exc:
         print(f"dg-lsp eval: {exc}", file=sys.stderr)
         return 2
+    typed = bool(getattr(args, "typed", False))
+    if typed:
+        if subset != "single-line":
+            print("dg-lsp eval: --typed applies to the single-line subset", file=sys.stderr)
+            return 2
+        problems = typed_problems(problems)
     max_tokens = _opt(args, "max_tokens", DEFAULT_MAX_TOKENS[subset])
     start = time.perf_counter()
     injected = None if fill is None else getattr(fill, "__name__", "custom")
@@ -103,7 +112,7 @@ def run_eval(args: argparse.Namespace, *, fill: FillFn | None = None) -> int:
     model = args.model if injected is None else injected
     report: dict[str, Any] = {"benchmark": "humaneval-infilling", "subset": subset, "model": model}
     report.update(summarise(results, args.candidates))
-    report.update({"spread": bool(getattr(args, "spread", False)), "max_tokens": max_tokens,
+    report.update({"spread": bool(getattr(args, "spread", False)), "typed": typed, "max_tokens": max_tokens,
                    "postprocess": postprocess, "timeout_s": args.timeout,
                    "load_s": round(load_s, 3), "wall_s": round(wall_s, 3), "engine": engine_info,
                    "sandbox": {"memory_mb": sandbox.memory_mb, "network_namespace": netns_available()}})

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import gzip
 import json
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 SUBSET_FILES = {
@@ -83,6 +84,21 @@ def load_problems(data_dir: Path, subset: str, limit: int | None = None, *,
         step = len(problems) / max(limit, 1)
         problems = [problems[int(i * step)] for i in range(max(limit, 0))]
     return problems
+
+
+_FIRST_WORD = re.compile(r"[ \t]*\S+[ \t]")
+
+
+def typed_problems(problems: list[Problem]) -> list[Problem]:
+    """The cursor mid-line, as an editor sends it while the user types: each single-line span's
+    indentation and first word (with the space after it, e.g. `    return `) move into the prompt and
+    the rest of the line is the span. Spans of one word have nothing left to fill and are dropped."""
+    out = []
+    for p in problems:
+        m = _FIRST_WORD.match(p.canonical_solution)
+        if m and "\n" not in m.group(0) and p.canonical_solution[m.end():].strip():
+            out.append(replace(p, prompt=p.prompt + m.group(0), canonical_solution=p.canonical_solution[m.end():]))
+    return out
 
 
 def check_program(problem: Problem, completion: str) -> str:

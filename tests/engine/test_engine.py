@@ -19,7 +19,8 @@ def req(*segments, **kw) -> InfillRequest:
 
 @pytest.mark.parametrize("rule,extra", [("threshold", {}), ("topk", {"tokens_per_step": 2}), ("entropy", {})])
 def test_rules_terminate_and_commit_every_mask(engine, rule, extra):
-    r = engine.infill(req("def f(x):\n    return ", Hole(max_tokens=16), "\n", rule=rule, **extra))
+    # the hole starts a line: no line lead, the canvas is the hole's 16-token bucket
+    r = engine.infill(req("def f(x):\n", Hole(max_tokens=16), "\n    return x\n", rule=rule, **extra))
     # every canvas position committed: the step count is bounded by the canvas and tokens counted
     assert 1 <= r.stats.nfe <= 16
     assert r.stats.tokens == 16
@@ -32,7 +33,7 @@ def test_rules_terminate_and_commit_every_mask(engine, rule, extra):
 
 
 def test_threshold_one_commits_at_least_one_per_step(engine):
-    r = engine.infill(req("x = ", Hole(max_tokens=8), "\n", threshold=1.01))
+    r = engine.infill(req("x = 1\n", Hole(max_tokens=8), "\ny = 2\n", threshold=1.01))
     assert r.stats.nfe <= 8 and r.stats.tokens == 8
 
 
@@ -52,7 +53,8 @@ def test_cached_equals_uncached_after_an_edit(engine):
 def test_multi_hole_fills_in_one_canvas(engine):
     r = engine.infill(req("a = ", Hole(8), "\nb = ", Hole(8), "\nc = ", Hole(8), "\n"))
     assert len(r.fills) == 3
-    assert r.stats.nfe <= 24  # jointly: never more steps than canvas positions
+    # jointly: never more steps than the model's own commits (each hole's `x = ` lead is pinned)
+    assert r.stats.nfe <= r.stats.tokens <= 3 * 16
 
 
 def test_adjacent_holes_and_leading_hole(engine):
@@ -64,8 +66,8 @@ def test_token_healing_mid_token(engine):
     """The prefix ends inside a word: its last token is taken back into the hole and the fill's
     first token must start with it; the fill returned excludes the healed text."""
     texts, holes = engine._normalise(["value = compute(x)\nret", Hole(8), "\n"])
-    layout, heals = engine._layout(texts, holes)
-    assert heals == ["ret"]
+    layout, leads = engine._layout(texts, holes)
+    assert [lead.heal for lead in leads] == ["ret"] and leads[0].pinned == ()
     assert engine.backend.decode(layout.streams[0]) == "value = compute(x)\n"
     r = engine.infill(req("value = compute(x)\nret", Hole(8), "\n"))
     healed = "ret" + r.fills[0]
@@ -73,10 +75,62 @@ def test_token_healing_mid_token(engine):
     assert first, f"fill {r.fills[0]!r} does not continue a token starting with 'ret'"
 
 
+def test_line_lead_moves_the_typed_line_into_the_canvas(engine):
+    """A hole after `    return `: the context ends at the line's start; the typed text is pinned
+    in the canvas (all but its last token) and the next token must start with that last token's
+    text; the fill returned excludes it."""
+    texts, holes = engine._normalise(["def f(x):\n    return ", Hole(16), "\n"])
+    layout, (lead,) = engine._layout(texts, holes)
+    decode = engine.backend.decode
+    assert decode(layout.streams[0]) == "def f(x):\n"
+    assert lead.text == "    return " and decode(list(lead.pinned)) + lead.heal == lead.text and lead.heal
+    assert layout.hole_sizes == [32]  # the 16-token budget plus the pinned tokens
+    (pos, allowed), = engine._constraints(layout, [lead]).items()
+    assert pos == len(lead.pinned)
+    texts_ = engine.backend.token_texts()
+    assert all(texts_[i].startswith(lead.heal) for i in allowed.nonzero().flatten().tolist())
+    # the decoded canvas is lead + fill: a canvas spelling `    return x + 1` then end-of-middle
+    row = engine.backend.encode("    return x + 1") + [min(engine.backend.eom_ids)] * 32
+    from engine.sampler import CanvasState
+    state = CanvasState(torch.tensor([row[:32]]), torch.ones(1, 32, dtype=torch.bool), torch.zeros(1, 32))
+    assert engine._decode(state, layout, holes, [lead], 0).fills == ["x + 1"]
+    # a canvas that does not spell the lead gives no fill rather than the lead twice
+    state.tokens[0, :4] = torch.tensor(engine.backend.encode("pass")[:1] * 4)
+    assert engine._decode(state, layout, holes, [lead], 0).fills == [""]
+
+
+def test_line_lead_off_keeps_the_line_in_the_context(engine):
+    texts, holes = engine._normalise(["def f(x):\n    return ", Hole(16), "\n"])
+    layout, (lead,) = engine._layout(texts, holes, line_lead=False)
+    assert lead.text == "" and engine.backend.decode(layout.streams[0]) == "def f(x):\n    return "
+
+
+def test_long_typed_line_stays_in_the_context(engine):
+    from engine.runtime import LEAD_MAX_TOKENS
+
+    line = "    x = " + " + ".join(f"v{i}" for i in range(LEAD_MAX_TOKENS)) + " "
+    texts, holes = engine._normalise(["def f():\n" + line, Hole(16), "\n"])
+    layout, (lead,) = engine._layout(texts, holes)
+    assert lead.pinned == () and engine.backend.decode(layout.streams[0]).endswith(line)
+
+
+def test_typing_on_the_cursor_line_reuses_the_whole_context(engine):
+    """With the line lead the context ends before the cursor's line, so a character typed there
+    re-encodes nothing, and the warm fill equals the cold one."""
+    prefix = "import os\n\ndef walk(root):\n    for name in os.listdir(root):\n        pa"
+    suffix = "\n    return None\n"
+    engine.infill(req(prefix, Hole(max_tokens=16), suffix, cache_key="lead-doc"))
+    warm = engine.infill(req(prefix + "t", Hole(max_tokens=16), suffix, cache_key="lead-doc"))
+    cold = engine.infill(req(prefix + "t", Hole(max_tokens=16), suffix))
+    # (an unchanged stream re-runs its last token only: encode_stream returns a hidden state)
+    assert warm.stats.cached_tokens == warm.stats.context_tokens - 2 > 0
+    assert warm.fills == cold.fills
+
+
 def test_no_healing_after_whitespace(engine):
     texts, holes = engine._normalise(["x = 1\n", Hole(8), "\n"])
-    _, heals = engine._layout(texts, holes)
-    assert heals == [""]
+    _, leads = engine._layout(texts, holes)
+    assert [lead.heal for lead in leads] == [""] and leads[0].text == ""
 
 
 def test_candidates_differ_with_temperature_and_are_reproducible(engine):
@@ -108,7 +162,7 @@ def test_hole_grows_when_filled_completely(engine):
 
     backend.step = no_eom
     try:
-        r = engine.infill(req("x = ", Hole(max_tokens=64), "\n"))
+        r = engine.infill(req("x = 1\n", Hole(max_tokens=64), "\n"))
     finally:
         backend.step = original
     assert r.stats.tokens == 64  # 32 -> 64

@@ -95,8 +95,10 @@ def test_bert_folder_infills(bert_dir):
     assert {0, 6} <= eng.backend.eom_ids and 1 not in eng.backend.eom_ids
     res = eng.infill(InfillRequest(segments=PY, candidates=2))
     assert len(res.candidates) == 2 and all(len(c.fills) == 1 for c in res.candidates)
-    assert 1 <= res.stats.nfe <= 8 and res.stats.context_tokens > 0
-    assert len(eng.backend.encode(res.fills[0])) <= 8 + 1  # budget 8 tokens (+1 for re-tokenization)
+    assert 1 <= res.stats.nfe <= res.stats.tokens <= 16 and res.stats.context_tokens > 0
+    # budget 8 tokens; the fill re-tokenized on its own may split differently from the canvas, whose
+    # first token also spelled the end of the typed `return ` (token healing)
+    assert len(eng.backend.encode(res.fills[0])) <= 8 + 2
 
 
 def test_exact_step_is_the_model_on_the_whole_document(bert_dir):

@@ -41,9 +41,6 @@ async def test_embedded_model_serves(embedded: LanguageClient):
     assert not [s for s in embedded.rec.statuses if s["state"] == "error"]
 
 
-@pytest.mark.xfail(MODEL == "embedded", strict=True,
-                   reason="the shipped checkpoint (4.9M tokens) mostly returns empty greedy fills: issue 3; "
-                          "strict, so this fails once the model writes plausible code and the marker must go")
 async def test_embedded_model_fills(embedded: LanguageClient):
     uri = "file:///embedded.py"
     text = "import os\n\n\ndef read_file(path):\n    with open(path) as f:\n        return f.\n"
