@@ -182,10 +182,10 @@ def nv_auto(request, tmp_path):
 EMBEDDED = os.environ.get("DG_LSP_TEST_MODEL", "embedded")  # or a model folder of the same kind (a snapshot)
 
 
-@pytest.fixture(params=list(VERSIONS), ids=lambda v: f"nvim-{v}")
-def nv_embedded(request, tmp_path):
+@pytest.fixture(scope="module", params=list(VERSIONS), ids=lambda v: f"nvim-{v}")
+def nv_embedded(request, tmp_path_factory):
     if EMBEDDED == "embedded" and not (ROOT / "engine" / "weights" / "model.safetensors").is_file():
         pytest.skip("engine/weights/model.safetensors does not exist yet (the model is still training)")
-    editor = launch(request.param, tmp_path, EMBEDDED, auto=False)
+    editor = launch(request.param, tmp_path_factory.mktemp(f"nvim-embedded-{request.param}"), EMBEDDED, auto=False)
     yield editor
     close(editor)
