@@ -1,7 +1,8 @@
 """Engine benchmarks: step time against context length (the cache's proof), cold and warm
 single-line latency with ~1k context tokens, candidates 1 vs 3. Prints Markdown tables.
 
-    python -m benchmarks.engine_bench [--model embedded] [--repeats 20] [--threads 2] [--dtype float32]
+    python -m benchmarks.engine_bench [--model embedded] [--repeats 20] [--threads 2] [--dtype float32] \
+        [--compile [MODE]]
     dg-lsp bench engine
 """
 from __future__ import annotations
@@ -87,17 +88,21 @@ def latency(engine, text: str, repeats: int, candidates: int = 1) -> dict[str, l
 
 
 def run(model: str = "embedded", repeats: int = 20, threads: int = 2, device: str | None = None,
-        dtype: str | None = None) -> str:
+        dtype: str | None = None, compile: str | None = None) -> str:
     import torch
 
     from engine.api import load_engine
 
     torch.set_num_threads(threads)
-    engine = load_engine(model, device, **({"dtype": dtype} if dtype else {}))
+    options = {**({"dtype": dtype} if dtype else {}), **({"compile": compile} if compile else {})}
+    t0 = time.perf_counter()
+    engine = load_engine(model, device, **options)
+    load_s = time.perf_counter() - t0
     text = code_text()
     sizes = [128, 512, 1024, 2048]
     st = step_times(engine, text, sizes, canvas=16, repeats=repeats)
-    lines = [f"model `{model}` on {engine.info['device']} ({engine.info['dtype']}), {threads} threads, {repeats} repeats", "",
+    lines = [f"model `{model}` on {engine.info['device']} ({engine.info['dtype']}), {threads} threads, {repeats} repeats, "
+             f"compile {engine.info.get('compile', 'off')}, loaded in {load_s:.1f} s", "",
              "| context tokens | ms per step (canvas 16, median) | × vs 128 |", "|---|---|---|"]
     lines += [f"| {n} | {st[n]:.2f} | {st[n] / st[128]:.2f} |" for n in sizes]
     lat1 = latency(engine, text, repeats, 1)
@@ -119,8 +124,10 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default=None)
     ap.add_argument("--dtype", default=None, help="auto | float32 | bfloat16 | float16 (default auto)")
+    ap.add_argument("--compile", nargs="?", const="default", default=None,
+                    help="torch.compile the step (default mode, or a mode such as reduce-overhead)")
     args = ap.parse_args()
-    print(run(args.model, args.repeats, args.threads, args.device, args.dtype))
+    print(run(args.model, args.repeats, args.threads, args.device, args.dtype, args.compile))
 
 
 if __name__ == "__main__":

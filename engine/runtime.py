@@ -57,13 +57,13 @@ def resolve_backend(spec: str, device: str | None = None, trust_remote_code: boo
 
     dev = pick_device(device)
     native = spec in ("", "embedded") or spec.startswith("random:") or "d_model" in _read_config(spec)
-    if native and set(options) - {"dtype"}:
-        raise InfillError(f"the embedded model takes only the dtype option; got {sorted(options)}")
-    dtype = options.get("dtype") if native else None
+    if native and set(options) - {"dtype", "compile"}:
+        raise InfillError(f"the embedded model takes the dtype and compile options; got {sorted(options)}")
+    dtype, comp = (options.get("dtype"), options.get("compile")) if native else (None, None)
     if spec in ("", "embedded"):
-        return NativeBackend.from_folder(WEIGHTS, dev, dtype=dtype)
+        return NativeBackend.from_folder(WEIGHTS, dev, dtype=dtype, compile=comp)
     if spec.startswith("random:"):
-        return NativeBackend.tiny_random(dev, dtype=dtype)
+        return NativeBackend.tiny_random(dev, dtype=dtype, compile=comp)
     path = Path(os.path.expanduser(spec))
     if path.is_dir():
         if not (path / "config.json").exists():
@@ -72,7 +72,7 @@ def resolve_backend(spec: str, device: str | None = None, trust_remote_code: boo
         if not conf:
             raise InfillError(f"{path / 'config.json'} is not a readable JSON object")
         if "model_type" not in conf and "d_model" in conf:  # our own format
-            return NativeBackend.from_folder(path, dev, name=f"native:{path.name}", dtype=dtype)
+            return NativeBackend.from_folder(path, dev, name=f"native:{path.name}", dtype=dtype, compile=comp)
         if conf.get("model_type") == "diffusion_gemma":
             from engine.backends.diffusion_gemma import DiffusionGemmaBackend
 

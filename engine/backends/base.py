@@ -55,6 +55,22 @@ def pick_dtype(device: torch.device, requested: str | None, cpu_bf16: bool = Fal
     return DTYPES[name]
 
 
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+
+
+def compile_mode(option: Any) -> str | None:
+    """The `compile` model option: false/absent = eager; true = torch.compile's default mode; or a
+    torch.compile mode by name (`reduce-overhead` captures CUDA graphs on CUDA)."""
+    if option in (None, False, "false", "off", "no"):
+        return None
+    if option in (True, "true", "on", "yes"):
+        return "default"
+    if isinstance(option, str) and option in COMPILE_MODES:
+        return option
+    raise InfillError(f"compile must be true, false or a torch.compile mode ({', '.join(COMPILE_MODES)}), "
+                      f"not {option!r}")
+
+
 class Backend(ABC):
     info: BackendInfo
     device: torch.device

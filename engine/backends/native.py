@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 
 from engine.api import InfillError
-from engine.backends.base import Backend, BackendInfo, pick_dtype
+from engine.backends.base import Backend, BackendInfo, compile_mode, pick_dtype
 from engine.cache import LRU, match_streams
 from engine.canvas import Layout
 from engine.model import DiffusionCoder, ModelConfig, StreamCache, load_model
@@ -27,7 +27,7 @@ def load_tokenizer(folder: Path):
 
 class NativeBackend(Backend):
     def __init__(self, model: DiffusionCoder, tokenizer, name: str, source: str, device: torch.device,
-                 cache_size: int = 8):
+                 cache_size: int = 8, compile: bool | str | None = None):
         self.model = model
         self.tok = tokenizer
         self.device = device
@@ -41,10 +41,30 @@ class NativeBackend(Backend):
         dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
         self.info = BackendInfo(name, source, str(device), dtype, cfg.max_context,
                                 {"parameters": sum(p.numel() for p in model.parameters())})
+        self._canvas_logits = model.canvas_logits
+        mode = compile_mode(compile)
+        if mode is not None:
+            self._compile(mode)
+
+    def _compile(self, mode: str) -> None:
+        """torch.compile the denoising step. Shapes are dynamic (context length changes with every
+        request, canvas width with the bucket), so one graph serves them all; a batch of one and a
+        batch of several, and each number of context streams, compile apart. The one-hole cases are
+        compiled here, at load, so the first request does not pay for it."""
+        self._canvas_logits = torch.compile(self.model.canvas_logits, dynamic=True,
+                                            mode=None if mode == "default" else mode)
+        self.info.extra["compile"] = mode
+        tok = 0 if self.mask_id else 1
+        with torch.inference_mode():  # two widths and two batch sizes: dynamo then keeps them symbolic
+            for width in self.buckets[:2]:
+                layout = Layout([[tok] * 17, [tok] * 5], [width])
+                ctx = self.prepare(layout, None)
+                for batch in (1, 3):
+                    self.step(ctx, torch.full((batch, width), self.mask_id, device=self.device), layout)
 
     @classmethod
     def from_folder(cls, folder: Path, device: torch.device, name: str = "embedded",
-                    dtype: str | None = None) -> "NativeBackend":
+                    dtype: str | None = None, compile: bool | str | None = None) -> "NativeBackend":
         folder = Path(folder)
         if not (folder / "model.safetensors").exists():
             raise FileNotFoundError(
@@ -55,10 +75,11 @@ class NativeBackend(Backend):
             model = load_model(folder, device=str(device), dtype=torch_dtype)
         except Exception as exc:  # corrupt or mismatched weights: say which file
             raise InfillError(f"cannot load the model in {folder}: {exc}") from exc
-        return cls(model, load_tokenizer(folder), name, str(folder), device)
+        return cls(model, load_tokenizer(folder), name, str(folder), device, compile=compile)
 
     @classmethod
-    def tiny_random(cls, device: torch.device, seed: int = 0, dtype: str | None = None) -> "NativeBackend":
+    def tiny_random(cls, device: torch.device, seed: int = 0, dtype: str | None = None,
+                    compile: bool | str | None = None) -> "NativeBackend":
         """A tiny randomly initialised model with the shipped tokenizer: real code paths, no weights.
         float32 unless a dtype is asked for (its near-uniform logits make exactness checks brittle)."""
         tok = load_tokenizer(WEIGHTS)
@@ -66,7 +87,7 @@ class NativeBackend(Backend):
         torch.manual_seed(seed)
         torch_dtype = pick_dtype(device, dtype, cpu_bf16=True) if dtype else torch.float32
         model = DiffusionCoder(cfg).to(device=device, dtype=torch_dtype).eval()
-        return cls(model, tok, "random:tiny", "random:tiny", device)
+        return cls(model, tok, "random:tiny", "random:tiny", device, compile=compile)
 
     def encode(self, text: str) -> list[int]:
         return self.tok.encode(text).ids if text else []
@@ -103,7 +124,7 @@ class NativeBackend(Backend):
             pos = layout.canvas_positions(self.device)
             ctx.rope_key, ctx.ropes = key, (pos, self.model.canvas_ropes(pos, [off for _, off in ctx.streams]))
         pos, ropes = ctx.ropes
-        return self.model.canvas_logits(canvas, pos, ctx.streams, ropes, ctx.values)
+        return self._canvas_logits(canvas, pos, ctx.streams, ropes, ctx.values)
 
 
 @dataclass

@@ -234,7 +234,7 @@ def test_dtype_option_and_auto_choice(monkeypatch):
     assert load_engine("random:tiny").info["dtype"] == "float32"  # the test model stays exact unless asked
     with pytest.raises(InfillError, match="unknown dtype"):
         load_engine("random:tiny", dtype="int3")
-    with pytest.raises(InfillError, match="only the dtype option"):
+    with pytest.raises(InfillError, match="takes the dtype and compile options"):
         load_engine("random:tiny", dual_cache=True)
     cpu = torch.device("cpu")
     monkeypatch.setattr(base, "cpu_has_native_bf16", lambda: False)
