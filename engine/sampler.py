@@ -131,6 +131,7 @@ def denoise(step: Callable[[torch.Tensor], torch.Tensor], state: CanvasState, ho
     hole_last = torch.ones_like(hole_starts)
     hole_last[:-1] = hole_starts[1:]
     sample_rows = temperatures > 0
+    any_sampled = bool(sample_rows.any())  # once, before the loop: inside it every step would sync on CUDA
     while nfe < cfg.max_steps:
         if nfe % cfg.sync_every == 0 and bool(state.committed.all()):
             break
@@ -148,7 +149,7 @@ def denoise(step: Callable[[torch.Tensor], torch.Tensor], state: CanvasState, ho
             logits[:, pos].masked_fill_(~allowed, float("-inf"))
         logp = torch.log_softmax(logits, dim=-1)
         pred = logp.argmax(-1)
-        if bool(sample_rows.any()):
+        if any_sampled:
             t = temperatures.clamp(min=1e-4)[:, None, None]
             gumbel = -torch.log(-torch.log(torch.rand(logp.shape, device=logp.device, generator=generator).clamp(1e-9, 1)))
             sampled = (logp / t + gumbel).argmax(-1)
