@@ -1,12 +1,12 @@
 """Sampler and number-format variants on the same HumanEval infilling problems, in one run.
 
     python -m benchmarks.sampler_variants [--model embedded] [--subset single-line] [--limit 150] \
-        [--variant NAME:KEY=VALUE,KEY=VALUE ...] [--threads 1] [--typed]
+        [--variant NAME:KEY=VALUE,KEY=VALUE ...] [--threads 1] [--typed indent|word]
 
 Each variant is the engine's default sampler with some `SamplerConfig` fields overridden (and
 `dtype=` for the model's number format). The default set compares end runs on and off, end-of-middle
-anchoring, and float32 against bfloat16; with `--typed` (the cursor after each line's first word, as
-while typing) it compares the line lead on and off. Prints a Markdown table: pass@1, parse rate, ms per fill
+anchoring, and float32 against bfloat16; with `--typed indent|word` (the cursor after each line's
+indentation or first word, as while typing) it compares the line lead on and off. Prints a Markdown table: pass@1, parse rate, ms per fill
 p50/p95, forward passes, tokens committed per pass (end-of-middle padding included) and the fill's
 own tokens per pass.
 """
@@ -63,14 +63,15 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=150)
     ap.add_argument("--variant", action="append", default=None, metavar="NAME:KEY=VALUE,...")
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--typed", action="store_true", help="single-line problems with the line's first word typed")
+    ap.add_argument("--typed", choices=["indent", "word"], default=None,
+                    help="single-line problems with the line's indentation or first word typed")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     problems = load_problems(find_data_dir(None), args.subset, args.limit, spread=True)
     if args.typed:
-        problems = typed_problems(problems)
+        problems = typed_problems(problems, args.typed)
     variants = [parse_variant(v) for v in (args.variant or (TYPED_VARIANTS if args.typed else DEFAULT_VARIANTS))]
-    print(f"{args.subset}{', first word typed' if args.typed else ''}, {len(problems)} problems spread over the set, "
+    print(f"{args.subset}{f', typed up to {args.typed}' if args.typed else ''}, {len(problems)} problems spread over the set, "
           f"model {args.model}, {args.threads} thread(s)\n")
     print("| variant | dtype | pass@1 | parses | ms p50 | ms p95 | passes p50 | tokens/pass p50 | fill tokens/pass p50 |")
     print("|---|---|---|---|---|---|---|---|---|")

@@ -78,8 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--threshold", type=float, default=None, help="confidence threshold for --rule threshold")
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--spread", action="store_true", help="with --limit: take problems spread over the set")
-    ev.add_argument("--typed", action="store_true",
-                    help="single-line: the cursor after the line's first word, as while typing (one-word lines dropped)")
+    ev.add_argument("--typed", choices=["indent", "word"], default=None,
+                    help="single-line: the cursor after the line's indentation or first word, as while typing")
     ev.add_argument("--samples", default=None, metavar="FILE", help="write per-problem fills as JSONL")
     ev.add_argument("--postprocess", action="store_true", help="pass fills through the server's post-processing")
     ev.add_argument("--workers", type=int, default=2, help="test programs run in parallel")

@@ -39,9 +39,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="run the tests after the last fill, so fill timings see an otherwise idle machine")
     parser.add_argument("--postprocess", action="store_true", default=None,
                         help="apply the server's fill post-processing (dg_lsp.edits) before testing")
-    parser.add_argument("--typed", action="store_true", default=None,
-                        help="single-line only: the cursor after the line's first word (`    return `), as "
-                             "an editor sends it mid-typing; one-word lines are dropped")
+    parser.add_argument("--typed", choices=["indent", "word"], default=None,
+                        help="single-line only: the cursor after the line's indentation or after its first word "
+                             "(`    return `), as an editor sends it while typing; lines with nothing typed or "
+                             "nothing left are dropped")
     parser.add_argument("--seed", type=int, default=None, help="sampling seed for alternatives (default 0)")
     parser.add_argument("--rule", choices=["threshold", "topk", "entropy"], default=None)
     parser.add_argument("--threshold", type=float, default=None)
@@ -80,12 +81,12 @@ def run_eval(args: argparse.Namespace, *, fill: FillFn | None = None) -> int:
     except (DataNotFound, ValueError) as exc:
         print(f"dg-lsp eval: {exc}", file=sys.stderr)
         return 2
-    typed = bool(getattr(args, "typed", False))
+    typed = getattr(args, "typed", None)
     if typed:
         if subset != "single-line":
             print("dg-lsp eval: --typed applies to the single-line subset", file=sys.stderr)
             return 2
-        problems = typed_problems(problems)
+        problems = typed_problems(problems, typed)
     max_tokens = _opt(args, "max_tokens", DEFAULT_MAX_TOKENS[subset])
     start = time.perf_counter()
     injected = None if fill is None else getattr(fill, "__name__", "custom")

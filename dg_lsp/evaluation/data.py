@@ -86,17 +86,18 @@ def load_problems(data_dir: Path, subset: str, limit: int | None = None, *,
     return problems
 
 
-_FIRST_WORD = re.compile(r"[ \t]*\S+[ \t]")
+TYPED = {"indent": re.compile(r"[ \t]*"), "word": re.compile(r"[ \t]*\S+[ \t]")}
 
 
-def typed_problems(problems: list[Problem]) -> list[Problem]:
+def typed_problems(problems: list[Problem], upto: str = "word") -> list[Problem]:
     """The cursor mid-line, as an editor sends it while the user types: each single-line span's
-    indentation and first word (with the space after it, e.g. `    return `) move into the prompt and
-    the rest of the line is the span. Spans of one word have nothing left to fill and are dropped."""
+    indentation (`indent`: the cursor after auto-indent) or indentation and first word with the space
+    after it (`word`: `    return `) move into the prompt and the rest of the line is the span.
+    Spans with nothing left to fill, or nothing typed, are dropped."""
     out = []
     for p in problems:
-        m = _FIRST_WORD.match(p.canonical_solution)
-        if m and "\n" not in m.group(0) and p.canonical_solution[m.end():].strip():
+        m = TYPED[upto].match(p.canonical_solution)
+        if m and m.end() and "\n" not in m.group(0) and p.canonical_solution[m.end():].strip():
             out.append(replace(p, prompt=p.prompt + m.group(0), canonical_solution=p.canonical_solution[m.end():]))
     return out
 

@@ -153,16 +153,21 @@ def test_auto_trigger_while_typing_shows_latest_only(nv_auto: Editor, tmp_path):
     assert (st["current"]["row"], st["current"]["col"]) == (RETURN_LINE, len("    return a +"))
 
 
-def test_code_action_fills_hole_markers(nv: Editor, tmp_path):
+def _fill_hole_marker_by_code_action(nv: Editor, tmp_path) -> list[str]:
+    """`    total = ???` filled through vim.lsp.buf.code_action() and the fill-holes action; the lines after."""
     src = "def add(a, b):\n    total = ???\n    return total\n"
     nv.open(tmp_path / "h.py", src, 1, insert_at_end=False)
     nv.lua("DgTest.pick_code_action('[Hh]ole')")
     nv.lua("vim.lsp.buf.code_action()")
     st = nv.wait("not vim.api.nvim_buf_get_lines(0, 1, 2, false)[1]:find('???', 1, true)", 120_000,
                  "the hole to be filled by the code action")
-    assert st["lines"][0] == "def add(a, b):"
-    assert st["lines"][1].startswith("    total = ")
-    assert "    return total" in st["lines"][2:]
+    lines = st["lines"]
+    assert lines[0] == "def add(a, b):" and lines[1].startswith("    total = ") and "    return total" in lines[2:]
+    return lines
+
+
+def test_code_action_fills_hole_markers(nv: Editor, tmp_path):
+    _fill_hole_marker_by_code_action(nv, tmp_path)
 
 
 def test_visual_block_selection_is_filled_jointly(nv: Editor, tmp_path):
@@ -233,15 +238,8 @@ def test_embedded_next_cycles_the_alternatives(nv_embedded: Editor, tmp_path):
 
 
 def test_embedded_code_action_applies(nv_embedded: Editor, tmp_path):
-    nv = nv_embedded
-    src = "def add(a, b):\n    total = ???\n    return total\n"
-    nv.open(tmp_path / "h.py", src, 1, insert_at_end=False)
-    nv.lua("DgTest.pick_code_action('[Hh]ole')")
-    nv.lua("vim.lsp.buf.code_action()")
-    st = nv.wait("not vim.api.nvim_buf_get_lines(0, 1, 2, false)[1]:find('???', 1, true)", 120_000,
-                 "the hole to be filled by the code action")
-    assert st["lines"][0] == "def add(a, b):" and st["lines"][1].startswith("    total = ")
-    assert st["lines"][1] != "    total = " and "    return total" in st["lines"][2:]
+    lines = _fill_hole_marker_by_code_action(nv_embedded, tmp_path)
+    assert lines[1] != "    total = "  # the model wrote something
 
 
 def test_embedded_suggestion_not_applied_after_the_buffer_changed(nv_embedded: Editor, tmp_path):
@@ -256,7 +254,9 @@ def test_embedded_suggestion_not_applied_after_the_buffer_changed(nv_embedded: E
 
 
 def test_alternatives_code_action_applies_the_picked_one(nv: Editor, tmp_path):
-    src = "def add(a, b):\n    total = a - b\n    return total\n"
+    # The random model's three alternatives for this statement tie on parse errors, so the server keeps
+    # all three (it drops those that add errors when another does not).
+    src = "def add(a, b):\n    total = a - b  # the sum\n    return total\n"
     nv.open(tmp_path / "alt.py", src, 1, insert_at_end=False)
     nv.lua("DgTest.pick_code_action('alternative 2')")
     nv.lua("require('dg_lsp').alternatives()")

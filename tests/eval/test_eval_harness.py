@@ -6,7 +6,7 @@ import re
 import pytest
 
 from dg_lsp.evaluation import metrics
-from dg_lsp.evaluation.data import DataNotFound, Problem, find_data_dir, load_problems
+from dg_lsp.evaluation.data import DataNotFound, Problem, find_data_dir, load_problems, typed_problems
 from dg_lsp.evaluation.harness import (Fill, canonical_filler, engine_filler, evaluate, segments_for,
                                        server_postprocess,
                                        summarise)
@@ -171,3 +171,22 @@ def test_server_postprocessing_trims_a_repeated_suffix_line_and_keeps_canonical_
     assert [r.passed for r in raw] == [[False]] * len(problems)
     assert [r.passed for r in fixed] == [[True]] * len(problems)
     assert all(r.passed == [True] and r.exact for r in canonical)
+
+
+@pytest.mark.parametrize("upto", ["indent", "word"])
+def test_typed_problems_move_the_typed_start_into_the_prompt_and_still_pass(upto):
+    problems = load_problems(find_data_dir(), "single-line", 60)
+    typed = typed_problems(problems, upto)
+    by_id = {p.task_id: p for p in problems}
+    assert 0 < len(typed) <= len(problems)
+    if upto == "word":
+        assert len(typed) < len(problems)  # one-word lines (`    pass`) drop out
+    for t in typed:
+        p = by_id[t.task_id]
+        moved = t.prompt[len(p.prompt):]
+        assert t.prompt.startswith(p.prompt) and moved + t.canonical_solution == p.canonical_solution
+        assert moved and not moved.strip() if upto == "indent" else moved.strip() and moved.endswith(" ")
+        assert t.canonical_solution.strip() and "\n" not in moved
+    # the program an answer is judged by is unchanged: the canonical rest still passes
+    results = evaluate(typed[:4], canonical_filler, sandbox=SandboxConfig(timeout_s=10))
+    assert all(r.passed == [True] for r in results)
