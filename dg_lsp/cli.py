@@ -46,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=2087, help="TCP port (default 2087)")
     serve.add_argument("--model", default=None, help="engine spec; overrides the client's setting")
     serve.add_argument("--device", default=None)
+    serve.add_argument("--model-option", action="append", default=[], metavar="KEY=VALUE", type=key_value,
+                       help="backend option (dtype=float32, compile=true, …); overrides the client's modelOptions")
     serve.add_argument("--log-file", default=None, help="also write the server log here")
 
     fill = sub.add_parser("fill", help="fill holes in a file, or a JSONL stream of requests")

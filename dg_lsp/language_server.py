@@ -36,10 +36,11 @@ class DgProtocol(LanguageServerProtocol):
 
 
 class DgServer(LanguageServer):
-    def __init__(self, cli_model: str | None = None, cli_device: str | None = None) -> None:
+    def __init__(self, cli_model: str | None = None, cli_device: str | None = None,
+                 cli_model_options: dict[str, Any] | None = None) -> None:
         super().__init__("dg-lsp", VERSION, protocol_cls=DgProtocol,
                          text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
-        self.cli_model, self.cli_device = cli_model, cli_device
+        self.cli_model, self.cli_device, self.cli_model_options = cli_model, cli_device, cli_model_options
         self.settings = Settings()
         self.store = DocumentStore(parser_for=languages.parser_for)
         self.scheduler = Scheduler()
@@ -92,9 +93,10 @@ class DgServer(LanguageServer):
                                               "model": self.host.spec, "message": message})
 
 
-def create_server(cli_model: str | None = None, cli_device: str | None = None) -> DgServer:
+def create_server(cli_model: str | None = None, cli_device: str | None = None,
+                  cli_model_options: dict[str, Any] | None = None) -> DgServer:
     from dg_lsp.features import register_all
 
-    server = DgServer(cli_model, cli_device)
+    server = DgServer(cli_model, cli_device, cli_model_options)
     register_all(server)
     return server

@@ -1,6 +1,6 @@
 """Typed settings. Sources, later wins: defaults < `initializationOptions` < `workspace/configuration`
 (section `dgLsp`, re-read on `workspace/didChangeConfiguration`) < command-line flags (`--model`,
-`--device`). A bad value never crashes the server: it is reported (the caller shows it with
+`--device`, `--model-option`, which adds to or overrides `modelOptions` key by key). A bad value never crashes the server: it is reported (the caller shows it with
 `window/showMessage`) and the default is used instead.
 """
 from __future__ import annotations
@@ -26,6 +26,8 @@ class Settings:
     completion_items: bool = False  # also answer textDocument/completion with the fill
     trust_remote_code: bool = False  # let a hub/local model run its own Python code
     inline_multiline: bool = True  # allow multi-line ghost text after a block opener
+    # backend options, as `--model-option KEY=VALUE` gives them (dtype, compile, dual_cache, fim_template…)
+    model_options: tuple[tuple[str, Any], ...] = ()
 
     def language_enabled(self, language_id: str) -> bool:
         return "*" in self.enabled_languages or language_id in self.enabled_languages
@@ -76,6 +78,16 @@ def _languages(v: Any) -> tuple[str, ...]:
     return tuple(v) or ("*",)
 
 
+def _model_options(v: Any) -> tuple[tuple[str, Any], ...]:
+    if not isinstance(v, dict) or not all(isinstance(k, str) and k for k in v):
+        raise ValueError("expected an object of option names to values, e.g. {\"dtype\": \"float32\"}")
+    for key, value in v.items():
+        if not (value is None or isinstance(value, (str, int, float, bool)) or
+                (isinstance(value, list) and all(isinstance(x, (str, int, float, bool)) for x in value))):
+            raise ValueError(f"{key}: expected a string, number, boolean or a list of them")
+    return tuple(sorted((k, tuple(x) if isinstance(x, list) else x) for k, x in v.items()))
+
+
 CHECKS = {
     "model": ("model", _str()),
     "device": ("device", _device),
@@ -88,6 +100,7 @@ CHECKS = {
     "completionItems": ("completion_items", _bool),
     "trustRemoteCode": ("trust_remote_code", _bool),
     "inlineMultiline": ("inline_multiline", _bool),
+    "modelOptions": ("model_options", _model_options),
 }
 
 
@@ -121,11 +134,22 @@ def parse(raw: Any, base: Settings | None = None) -> Parsed:
     return Parsed(replace(base, **values), problems)
 
 
-def with_cli(settings: Settings, model: str | None, device: str | None) -> Settings:
-    """Command-line flags beat every client setting."""
-    return replace(settings, **{k: v for k, v in (("model", model), ("device", device)) if v})
+def with_cli(settings: Settings, model: str | None, device: str | None,
+             model_options: dict[str, Any] | None = None) -> Settings:
+    """Command-line flags beat every client setting (model options key by key)."""
+    values: dict[str, Any] = {k: v for k, v in (("model", model), ("device", device)) if v}
+    if model_options:
+        values["model_options"] = _model_options({**engine_options(settings), **model_options})
+    return replace(settings, **values)
+
+
+def engine_options(settings: Settings) -> dict[str, Any]:
+    """`model_options` as keyword arguments for `load_engine` (lists back as lists)."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in settings.model_options}
 
 
 def to_wire(settings: Settings) -> dict[str, Any]:
     wire = {name: key for key, (name, _) in CHECKS.items()}
-    return {wire[f.name]: getattr(settings, f.name) for f in fields(settings)}
+    out = {wire[f.name]: getattr(settings, f.name) for f in fields(settings)}
+    out["modelOptions"] = engine_options(settings)
+    return out

@@ -222,7 +222,8 @@ class EngineHost:
         self.state, self.message = state, message
         self._on_state(state, message)
 
-    def load(self, spec: str, device: str | None, trust_remote_code: bool) -> Ticket:
+    def load(self, spec: str, device: str | None, trust_remote_code: bool,
+             model_options: dict[str, Any] | None = None) -> Ticket:
         self._generation += 1
         self.engine, self.spec, self.device = None, spec, device or ""
         self._set("loading", f"loading {spec}")
@@ -232,7 +233,7 @@ class EngineHost:
                 from engine.api import load_engine  # torch is imported here, on the worker
 
                 _limit_cpu_threads()
-                engine = load_engine(spec, device, trust_remote_code=trust_remote_code)
+                engine = load_engine(spec, device, trust_remote_code=trust_remote_code, **(model_options or {}))
             except BaseException as exc:
                 log.exception("loading engine %r failed", spec)
                 self._set("error", f"could not load model {spec!r}: {exc}")

@@ -160,10 +160,11 @@ def _configure_logging(log_file: str | None) -> None:
 def run_server(args) -> int:
     _configure_logging(getattr(args, "log_file", None))
     model, device = getattr(args, "model", None), getattr(args, "device", None)
+    model_options = dict(getattr(args, "model_option", None) or []) or None
     if getattr(args, "tcp", False):
         from dg_lsp.language_server import create_server
 
-        server = create_server(model, device)
+        server = create_server(model, device, model_options)
         try:
             server.start_tcp(args.host, args.port)
         finally:
@@ -182,7 +183,7 @@ def run_server(args) -> int:
 
     from dg_lsp.language_server import create_server
 
-    server = create_server(model, device)
+    server = create_server(model, device, model_options)
     try:
         server.start_io(stdin, stdout)
     finally:

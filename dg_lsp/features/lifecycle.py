@@ -26,9 +26,9 @@ def apply_settings(ls: DgServer, raw: Any, *, base: options.Settings | None = No
     parsed = options.parse(raw, base or ls.settings)
     for problem in parsed.problems:
         ls.tell(problem)
-    new = options.with_cli(parsed.settings, ls.cli_model, ls.cli_device)
-    reload = (new.model, new.device, new.trust_remote_code) != (ls.settings.model, ls.settings.device,
-                                                                ls.settings.trust_remote_code)
+    new = options.with_cli(parsed.settings, ls.cli_model, ls.cli_device, ls.cli_model_options)
+    engine_keys = ("model", "device", "trust_remote_code", "model_options")
+    reload = [getattr(new, k) for k in engine_keys] != [getattr(ls.settings, k) for k in engine_keys]
     ls.settings = new
     return reload
 
@@ -57,8 +57,10 @@ async def start_loading(ls: DgServer) -> None:
             ls.progress_token = token
         except Exception as exc:
             log.warning("work done progress unavailable: %s", exc)
-    log.info("loading engine %s (device %s)", ls.settings.model, ls.settings.device or "auto")
-    ls.host.load(ls.settings.model, ls.settings.device, ls.settings.trust_remote_code)
+    opts = options.engine_options(ls.settings)
+    log.info("loading engine %s (device %s%s)", ls.settings.model, ls.settings.device or "auto",
+             f", options {opts}" if opts else "")
+    ls.host.load(ls.settings.model, ls.settings.device, ls.settings.trust_remote_code, opts)
 
 
 def on_state(ls: DgServer, state: str, message: str) -> None:

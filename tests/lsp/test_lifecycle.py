@@ -72,3 +72,28 @@ async def test_missing_model_reports_error_and_keeps_serving(bare: LanguageClien
     bare.workspace_did_change_configuration(t.DidChangeConfigurationParams(settings={"dgLsp": {"model": "random:tiny"}}))
     assert (await wait_state(bare, "ready", "error"))["state"] == "ready"
     assert (await inline(bare, URI, pos(1, 11))).items
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(
+    server_command=SERVE + ["--model", "random:tiny", "--model-option", "dtype=float64"], server_env=_env()))
+async def cli_option(lsp_client: LanguageClient):
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def test_model_options_reach_the_engine_and_a_change_reloads_it(bare: LanguageClient):
+    await start(bare, {"model": "random:tiny", "modelOptions": {"dtype": "float64"}}, wait_ready=False)
+    status = await wait_state(bare, "error", "ready")
+    assert status["state"] == "error" and "unknown dtype 'float64'" in status["message"]
+    bare.rec.statuses.clear()
+    bare.workspace_did_change_configuration(t.DidChangeConfigurationParams(
+        settings={"dgLsp": {"model": "random:tiny", "modelOptions": {"dtype": "float32"}}}))
+    assert (await wait_state(bare, "ready", "error"))["state"] == "ready"
+    open_doc(bare, URI, TEXT)
+    assert (await inline(bare, URI, pos(1, 11))).items
+
+
+async def test_serve_model_option_beats_the_client(cli_option: LanguageClient):
+    await start(cli_option, {"modelOptions": {"dtype": "float32"}}, wait_ready=False)
+    status = await wait_state(cli_option, "error", "ready")
+    assert status["state"] == "error" and "unknown dtype 'float64'" in status["message"]

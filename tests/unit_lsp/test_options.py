@@ -38,3 +38,14 @@ def test_language_filter():
     s = options.parse({"enabledLanguages": ["python", "rust"]}).settings
     assert s.language_enabled("python") and not s.language_enabled("go")
     assert Settings().language_enabled("anything")
+
+
+def test_model_options_are_checked_merged_with_the_cli_and_sent_as_keywords():
+    s = options.parse({"modelOptions": {"dtype": "float32", "eom_ids": [1, 2]}}).settings
+    assert options.engine_options(s) == {"dtype": "float32", "eom_ids": [1, 2]}
+    merged = options.with_cli(s, None, None, {"dtype": "bfloat16", "compile": True})
+    assert options.engine_options(merged) == {"compile": True, "dtype": "bfloat16", "eom_ids": [1, 2]}
+    assert options.to_wire(merged)["modelOptions"]["dtype"] == "bfloat16"
+    for bad in (["dtype"], {"dtype": {"nested": 1}}, {"": 1}):
+        parsed = options.parse({"modelOptions": bad})
+        assert parsed.settings.model_options == () and "modelOptions" in parsed.problems[0]

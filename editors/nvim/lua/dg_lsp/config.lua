@@ -18,7 +18,7 @@ M.defaults = {
   native = "auto",
   -- Server settings (section `dgLsp`), sent as initializationOptions and on workspace/configuration:
   -- model, device, maxContextTokens, maxFillTokens, debounceMs, candidates, holeMarker,
-  -- enabledLanguages, completionItems, trustRemoteCode, inlineMultiline.
+  -- enabledLanguages, completionItems, trustRemoteCode, inlineMultiline, modelOptions.
   settings = {},
   keymaps = {
     accept = "<Tab>", -- falls back to a normal <Tab> when no suggestion is shown

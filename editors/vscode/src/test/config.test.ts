@@ -83,6 +83,7 @@ test("contributed defaults match the server's defaults (dg_lsp/options.py)", () 
   const expected: Record<string, unknown> = {
     model: "embedded", device: null, maxContextTokens: 640, maxFillTokens: 64, debounceMs: 60, candidates: 3,
     holeMarker: "???", enabledLanguages: ["*"], completionItems: false, trustRemoteCode: false, inlineMultiline: true,
+    modelOptions: {},
   };
   for (const key of SERVER_SETTING_KEYS) assert.deepEqual(contributed[`dgLsp.${key}`].default, expected[key], key);
 });
