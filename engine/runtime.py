@@ -165,12 +165,18 @@ class Engine:
         """The lead of a hole whose preceding text segment is `text` (`first`: it starts the document)."""
         start = text.rfind("\n") + 1
         if line_lead and start < len(text) and (start > 0 or first):
-            ids = self.backend.encode(text[start:])
+            line = text[start:]
+            ids = self.backend.encode(line)
             if 0 < len(ids) <= LEAD_MAX_TOKENS:
+                if line[-1] in " \t" and self._heal_mask(line[-1]) is not None:
+                    # Byte-level BPE joins a space to the word after it (`   ` + ` return`), so the
+                    # text after a trailing space starts with that space: heal the one character,
+                    # not the whole last token (`    ` alone would force a token starting with 4 spaces).
+                    return Lead(line, tuple(self.backend.encode(line[:-1])), line[-1])
                 tail = self.backend.token_texts()[ids[-1]]
                 if tail and text.endswith(tail) and self._heal_mask(tail) is not None:
-                    return Lead(text[start:], tuple(ids[:-1]), tail)
-                return Lead(text[start:], tuple(ids))
+                    return Lead(line, tuple(ids[:-1]), tail)
+                return Lead(line, tuple(ids))
         if text and _WORD_END.search(text):
             s = self.backend.encode(text)
             tail = self.backend.token_texts()[s[-1]] if s else ""

@@ -99,6 +99,15 @@ def test_line_lead_moves_the_typed_line_into_the_canvas(engine):
     assert engine._decode(state, layout, holes, [lead], 0).fills == [""]
 
 
+def test_a_trailing_space_is_healed_alone(engine):
+    """BPE writes `    return x` as `   ` + ` return` + ` x`: after typed indentation (or `x = `) the
+    fill's first token must start with the one space, not with the whole last token `    `."""
+    for line in ("    ", "        ", "    x = "):
+        texts, holes = engine._normalise(["def f(x):\n" + line, Hole(16), "\n"])
+        _, (lead,) = engine._layout(texts, holes)
+        assert lead.heal == " " and engine.backend.decode(list(lead.pinned)) == line[:-1]
+
+
 def test_line_lead_off_keeps_the_line_in_the_context(engine):
     texts, holes = engine._normalise(["def f(x):\n    return ", Hole(16), "\n"])
     layout, (lead,) = engine._layout(texts, holes, line_lead=False)
