@@ -14,8 +14,11 @@ def first_bucket(buckets: list[int], length_hint: int | None, single_line: bool,
                  pinned: int = 0) -> int:
     """The first bucket a hole gets: room for the hinted length plus an end-of-middle token, else a
     default by kind (one line is usually short). Never above the bucket that covers `max_tokens`.
-    `pinned` tokens already written at the hole's start (its line lead) come on top of both."""
-    want = pinned + (length_hint + 1 if length_hint is not None else (16 if single_line else 32))
+    `pinned` tokens already written at the hole's start (its line lead) come on top of a hint and of
+    the budget; without a hint the default holds a whole line or block, lead included (a canvas is
+    trained as the whole line), with room for at least 8 more tokens."""
+    default = 16 if single_line else 32
+    want = pinned + length_hint + 1 if length_hint is not None else max(default, pinned + 8)
     return min(next((b for b in buckets if b >= want), buckets[-1]), cap_bucket(buckets, max_tokens + pinned))
 
 
