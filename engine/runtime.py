@@ -162,26 +162,25 @@ class Engine:
         return allowed if bool(allowed.any()) else None
 
     def _lead(self, text: str, first: bool, line_lead: bool) -> Lead:
-        """The lead of a hole whose preceding text segment is `text` (`first`: it starts the document)."""
+        """The lead of a hole whose preceding text segment is `text` (`first`: it starts the document).
+        Only the text's last line is tokenized here: a token never spans the line's start, and the
+        context stream is encoded once, by `_layout`, from what the lead leaves of `text`."""
         start = text.rfind("\n") + 1
-        if line_lead and start < len(text) and (start > 0 or first):
-            line = text[start:]
-            ids = self.backend.encode(line)
-            if 0 < len(ids) <= LEAD_MAX_TOKENS:
-                if line[-1] in " \t" and self._heal_mask(line[-1]) is not None:
-                    # Byte-level BPE joins a space to the word after it (`   ` + ` return`), so the
-                    # text after a trailing space starts with that space: heal the one character,
-                    # not the whole last token (`    ` alone would force a token starting with 4 spaces).
-                    return Lead(line, tuple(self.backend.encode(line[:-1])), line[-1])
-                tail = self.backend.token_texts()[ids[-1]]
-                if tail and text.endswith(tail) and self._heal_mask(tail) is not None:
-                    return Lead(line, tuple(ids[:-1]), tail)
-                return Lead(line, tuple(ids))
-        if text and _WORD_END.search(text):
-            s = self.backend.encode(text)
-            tail = self.backend.token_texts()[s[-1]] if s else ""
-            if tail and text.endswith(tail) and self._heal_mask(tail) is not None:
-                return Lead(tail, (), tail)
+        line = text[start:]
+        if not line:
+            return Lead()
+        ids = self.backend.encode(line)
+        tail = self.backend.token_texts()[ids[-1]] if ids else ""
+        healable = bool(tail) and line.endswith(tail) and self._heal_mask(tail) is not None
+        if line_lead and (start > 0 or first) and len(ids) <= LEAD_MAX_TOKENS:
+            if line[-1] in " \t" and self._heal_mask(line[-1]) is not None:
+                # Byte-level BPE joins a space to the word after it (`   ` + ` return`), so the
+                # text after a trailing space starts with that space: heal the one character,
+                # not the whole last token (`    ` alone would force a token starting with 4 spaces).
+                return Lead(line, tuple(self.backend.encode(line[:-1])), line[-1])
+            return Lead(line, tuple(ids[:-1]), tail) if healable else Lead(line, tuple(ids))
+        if healable and _WORD_END.search(line):
+            return Lead(tail, (), tail)
         return Lead()
 
     def _layout(self, texts: list[str], holes: list[Hole], line_lead: bool = True) -> tuple[Layout, list[Lead]]:
