@@ -39,9 +39,9 @@ def valid_languages(run: Path) -> list[str]:
         return sorted({json.loads(line).get("language", "python") for line in fh})
 
 
-def infill_loss(folder: Path, run: Path, batches: int = 8, language: str | None = None) -> float:
-    """Held-out infill loss of the weights in `folder`, on the run's validation split and layout
-    (`language`: that language's held-out files only)."""
+def infill_losses(folder: Path, run: Path, languages: list[str | None], batches: int = 8) -> list[float]:
+    """Held-out infill loss of the weights in `folder`, on the run's validation split and layout, per
+    entry of `languages` (a language's held-out files only; None: all of them). The model loads once."""
     from tokenizers import Tokenizer
 
     from engine.model import load_model
@@ -52,7 +52,8 @@ def infill_loss(folder: Path, run: Path, batches: int = 8, language: str | None 
     model = load_model(folder)
     maker = ExampleMaker(model.cfg, Tokenizer.from_file(str(folder / "tokenizer.json")), cfg.seq_len,
                          cfg.prefix_tokens, cfg.suffix_tokens, cfg.aux_weight)
-    return validate(model, maker, load_texts(Path(cfg.corpus) / "valid.jsonl.gz", language=language), cfg)[1]
+    valid = Path(cfg.corpus) / "valid.jsonl.gz"
+    return [validate(model, maker, load_texts(valid, language=lang), cfg)[1] for lang in languages]
 
 
 def main() -> None:
@@ -88,7 +89,7 @@ def main() -> None:
         fill = engine_filler(engine, single_line=args.subset == "single-line",
                              max_tokens=48 if args.subset == "single-line" else 128)
         s = summarise(evaluate(problems, fill), 1)
-        losses = [infill_loss(folder, run, language=lang if per_language else None) for lang in languages]
+        losses = infill_losses(folder, run, languages if per_language else [None])
         print(f"| {tokens / 1e6:.2f}M | {run.name}/{folder.name} | {' | '.join(f'{x:.3f}' for x in losses)} | {s['pass@1']:.3f} "
               f"| {s['exact']:.3f} | {s['parse']:.3f} | {s['fill_tokens_per_step_median']:.2f} |", flush=True)
 
