@@ -6,10 +6,10 @@
 Each variant is the engine's default sampler with some `SamplerConfig` fields overridden (and
 `dtype=` for the model's number format). The default set compares end runs on and off, end-of-middle
 anchoring, and float32 against bfloat16; with `--typed indent|word` (the cursor after each line's
-indentation or first word, as while typing) it compares the line lead on and off. Prints a Markdown table: pass@1, parse rate, ms per fill
-p50/p95, forward passes, tokens committed per pass (end-of-middle padding included) and the fill's
-own tokens per pass, and how many first fills have content (not empty or whitespace) and how many
-of those pass.
+indentation or first word, as while typing) it compares the line lead on and off. Prints a Markdown
+table: pass@1, how many first fills have content (not empty or whitespace) and how many of those
+pass, parse rate, ms per fill p50/p95, forward passes, tokens committed per pass (end-of-middle
+padding included) and the fill's own tokens per pass.
 """
 from __future__ import annotations
 
@@ -82,8 +82,9 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for name, fields in variants:
         r = run_variant(args.model, fields, problems, args.subset)
-        print(f"| {name} | {r['dtype']} | {r['pass@1']:.3f} | {r['content']} | {r['content_passes']} | {r['parse']:.3f} | {r['ms_median']:.1f} | {r['ms_p95']:.1f} "
-              f"| {r['nfe_median']} | {r['tokens_per_step_median']:.2f} | {r['fill_tokens_per_step_median']:.2f} |",
+        print(f"| {name} | {r['dtype']} | {r['pass@1']:.3f} | {r['content']} | {r['content_passes']} | {r['parse']:.3f} "
+              f"| {r['ms_median']:.1f} | {r['ms_p95']:.1f} | {r['nfe_median']} | {r['tokens_per_step_median']:.2f} "
+              f"| {r['fill_tokens_per_step_median']:.2f} |",
               flush=True)
 
 
