@@ -1,7 +1,8 @@
 """Typed settings. Sources, later wins: defaults < `initializationOptions` < `workspace/configuration`
 (section `dgLsp`, re-read on `workspace/didChangeConfiguration`) < command-line flags (`--model`,
-`--device`, `--model-option`, which adds to or overrides `modelOptions` key by key). A bad value never crashes the server: it is reported (the caller shows it with
-`window/showMessage`) and the default is used instead.
+`--device`, `--model-option`, which adds to or overrides `modelOptions` key by key). A bad value
+never crashes the server: it is reported (the caller shows it with `window/showMessage`) and the
+default is used instead.
 """
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ at the line's start. The model then sees the line as it was trained to (canvases
 with some tokens revealed, the masked-diffusion objective), not as a hole after a dangling
 `return ` token, and typing on the cursor's line leaves the context, and its cached keys and
 values, untouched. On the shipped model this turns empty fills at mid-line cursors into real ones
-(BENCHMARKS.md, "typed start of the line"). The lead is not part of the fill returned.
+(BENCHMARKS.md, "The line lead"). The lead is not part of the fill returned.
 
 Token healing (Microsoft guidance's term): the last token of that lead, or of the text before a
 hole that ends inside a word when there is no lead, is taken back into the hole and the hole's next
