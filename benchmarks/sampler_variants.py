@@ -7,8 +7,8 @@ Each variant is the engine's default sampler with some `SamplerConfig` fields ov
 `dtype=` for the model's number format). The default set compares end runs on and off, end-of-middle
 anchoring, and float32 against bfloat16; with `--typed indent|word` (the cursor after each line's
 indentation or first word, as while typing) it compares the line lead on and off. Prints a Markdown
-table: pass@1, how many first fills have content (not empty or whitespace) and how many of those
-pass, parse rate, ms per fill p50/p95, forward passes, tokens committed per pass (end-of-middle
+table: pass@1, how many first fills have content (not empty or whitespace), how many of those
+pass, and how many passing fills have two words or more (a line, not a bare `return` or `}`), parse rate, ms per fill p50/p95, forward passes, tokens committed per pass (end-of-middle
 padding included) and the fill's own tokens per pass.
 """
 from __future__ import annotations
@@ -53,7 +53,8 @@ def run_variant(model: str, fields: dict, problems, subset: str) -> dict:
     results = evaluate(problems, fill, defer_tests=True)
     content = [r for r in results if r.completions and r.completions[0].strip()]
     return {**summarise(results, 1), "dtype": engine.info["dtype"], "content": len(content),
-            "content_passes": sum(1 for r in content if r.passed[0])}
+            "content_passes": sum(1 for r in content if r.passed[0]),
+            "line_passes": sum(1 for r in content if r.passed[0] and len(r.completions[0].split()) >= 2)}
 
 
 def main() -> None:
@@ -77,12 +78,13 @@ def main() -> None:
     variants = [parse_variant(v) for v in (args.variant or (TYPED_VARIANTS if args.typed else DEFAULT_VARIANTS))]
     print(f"{args.subset}{f', typed up to {args.typed}' if args.typed else ''}, {len(problems)} problems spread over the set, "
           f"model {args.model}, {args.threads} thread(s)\n")
-    print("| variant | dtype | pass@1 | with content | passes with content | parses | ms p50 | ms p95 | passes p50 "
-          "| tokens/pass p50 | fill tokens/pass p50 |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| variant | dtype | pass@1 | with content | passes with content | passes, ≥ 2 words | parses | ms p50 | ms p95 "
+          "| passes p50 | tokens/pass p50 | fill tokens/pass p50 |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name, fields in variants:
         r = run_variant(args.model, fields, problems, args.subset)
-        print(f"| {name} | {r['dtype']} | {r['pass@1']:.3f} | {r['content']} | {r['content_passes']} | {r['parse']:.3f} "
+        print(f"| {name} | {r['dtype']} | {r['pass@1']:.3f} | {r['content']} | {r['content_passes']} | {r['line_passes']} "
+              f"| {r['parse']:.3f} "
               f"| {r['ms_median']:.1f} | {r['ms_p95']:.1f} | {r['nfe_median']} | {r['tokens_per_step_median']:.2f} "
               f"| {r['fill_tokens_per_step_median']:.2f} |",
               flush=True)

@@ -24,6 +24,11 @@ With `anchor_eom`, length is decided where the content ends: an end-of-middle pr
 committed only at a hole's first position or right after a committed position. Padding at a canvas's tail is the
 easiest thing to predict; without this rule confident end-of-middle tokens are committed from the
 right, one position further left each step, until they swallow the fill.
+
+With `fallback="leftmost"`, a step whose positions all miss the threshold commits the first open
+position of each hole instead of the row's most confident one (often padding at the tail): where
+the model is unsure the fill is written left to right, as in semi-autoregressive block decoding
+(LLaDA, Nie et al. 2025). Off by default; BENCHMARKS.md ("Session 4") has the comparison.
 """
 from __future__ import annotations
 
@@ -48,6 +53,12 @@ class SamplerConfig:
     sync_every: int = 1  # steps between host-side termination checks (raise on CUDA)
     end_run: bool = True  # commit an end-of-middle's contiguous run of end predictions with it
     line_lead: bool = True  # the typed start of the cursor's line goes into the canvas (engine/runtime.py)
+    fallback: str = "confident"  # a step that passes no threshold commits the row's most "confident"
+    # position, or the "leftmost" open position of each hole (see the module docstring)
+
+    def __post_init__(self) -> None:
+        if self.fallback not in ("confident", "leftmost"):
+            raise ValueError(f"sampler fallback {self.fallback!r}: expected 'confident' or 'leftmost'")
 
 
 @dataclass
@@ -57,8 +68,18 @@ class CanvasState:
     logp: torch.Tensor  # [B, C] log-probability of each committed token when it was committed
 
 
-def _select(rule: str, cfg: SamplerConfig, conf: torch.Tensor, entropy: torch.Tensor, open_: torch.Tensor) -> torch.Tensor:
-    """Which open positions to commit this step. conf/entropy/open_ [B, C] -> bool [B, C]."""
+def _leftmost(open_: torch.Tensor, hole_starts: torch.Tensor, hole_idx: torch.Tensor) -> torch.Tensor:
+    """The first open position of each hole. open_ [B, C] -> bool [B, C]."""
+    n = open_.long()
+    cum = n.cumsum(1)
+    before = (cum - n)[:, hole_starts][:, hole_idx]  # open positions left of each position's hole
+    return open_ & (cum - before == 1)
+
+
+def _select(rule: str, cfg: SamplerConfig, conf: torch.Tensor, entropy: torch.Tensor, open_: torch.Tensor,
+            leftmost: torch.Tensor | None = None) -> torch.Tensor:
+    """Which open positions to commit this step. conf/entropy/open_ [B, C] -> bool [B, C];
+    `leftmost` (the threshold rule's fallback) replaces the row's most confident position."""
     neg = torch.finfo(conf.dtype).min
     if rule == "topk":
         k = min(cfg.tokens_per_step, conf.shape[1])
@@ -72,6 +93,8 @@ def _select(rule: str, cfg: SamplerConfig, conf: torch.Tensor, entropy: torch.Te
         # stays under the bound (so the least uncertain position always qualifies)
         keep = (sorted_ent.cumsum(1) - sorted_ent) <= cfg.entropy_bound
         return torch.zeros_like(open_).scatter_(1, order, keep) & open_
+    if leftmost is not None:
+        return ((conf >= cfg.threshold) | leftmost) & open_
     best = conf.masked_fill(~open_, neg).argmax(dim=1, keepdim=True)
     at_least_one = torch.zeros_like(open_).scatter_(1, best, True)
     return ((conf >= cfg.threshold) | at_least_one) & open_
@@ -162,7 +185,8 @@ def denoise(step: Callable[[torch.Tensor], torch.Tensor], state: CanvasState, ho
         anchored[:, 1:] = state.committed[:, :-1] | hole_starts[1:]
         ends_pred = torch.isin(pred, eom_ids)
         eligible = open_ & (anchored | ~ends_pred) if cfg.anchor_eom else open_
-        sel = _select(cfg.rule, cfg, conf, entropy, eligible)
+        leftmost = _leftmost(eligible, hole_starts, hole_idx) if cfg.fallback == "leftmost" else None
+        sel = _select(cfg.rule, cfg, conf, entropy, eligible, leftmost)
         if cfg.end_run:
             sel = sel | _end_runs(sel, ends_pred, state, open_, torch.isin(state.tokens, eom_ids), hole_last)
         if prev_pred is not None:  # adaptive stop: stable and confident

@@ -96,3 +96,29 @@ def test_end_run_stops_at_content_and_at_hole_boundaries():
     cfg.max_steps = 1
     denoise(f, state, hole_idx, cfg=cfg, mask_id=MASK, eom_ids=torch.tensor([EOM]), temperatures=torch.zeros(1))
     assert state.committed[0].tolist() == [False, True, True, True, False, False, False, False]
+
+
+def test_leftmost_fallback_commits_each_holes_first_open_position():
+    """Nothing passes the threshold: the default commits the row's most confident position (the
+    right end here); `fallback="leftmost"` commits the first open position of every hole instead,
+    so a fill is written left to right where the model is unsure."""
+    def f(x):
+        logits = torch.full((1, 8, V), -4.0)
+        logits[0, :, A] = torch.tensor([0.0, 0.1, 0.2, 1.5, 0.0, 0.1, 0.2, 1.0])
+        logits[0, :, B] = 0.0
+        return logits
+
+    hole_idx = torch.tensor([0, 0, 0, 0, 1, 1, 1, 1])
+
+    def first_step(fallback: str, committed: list[bool]) -> list[bool]:
+        state = CanvasState(torch.full((1, 8), A), torch.tensor([committed]), torch.zeros(1, 8))
+        denoise(f, state, hole_idx, cfg=SamplerConfig(fallback=fallback, max_steps=1, stable_conf=1.1),
+                mask_id=MASK, eom_ids=torch.tensor([EOM]), temperatures=torch.zeros(1))
+        return state.committed[0].tolist()
+
+    nothing = [False] * 8
+    assert first_step("confident", nothing) == [False, False, False, True, False, False, False, False]
+    assert first_step("leftmost", nothing) == [True, False, False, False, True, False, False, False]
+    # committed positions are skipped: the first *open* one of each hole
+    assert first_step("leftmost", [True, True, False, False, False, False, False, True]) == \
+        [True, True, True, False, True, False, False, True]
