@@ -30,6 +30,9 @@ from engine.model import DiffusionCoder, ModelConfig, save_model
 from engine.train.data import ExampleMaker, load_texts
 
 
+PRECISIONS = ("float32", "bf16-mixed")
+
+
 @dataclass
 class TrainConfig:
     model: dict = field(default_factory=dict)
@@ -54,6 +57,11 @@ class TrainConfig:
     threads: int = 0  # 0 = torch default
     device: str = "cpu"
     compile: bool = False
+    precision: str = "float32"  # or "bf16-mixed": matmuls under bfloat16 autocast, weights and optimizer in float32
+
+    def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision {self.precision!r}: expected one of {', '.join(PRECISIONS)}")
 
     @classmethod
     def load(cls, path: Path, **overrides) -> "TrainConfig":
@@ -67,6 +75,14 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
         return cfg.lr * (step + 1) / cfg.warmup_steps
     frac = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.max_steps - cfg.warmup_steps))
     return cfg.lr * (cfg.min_lr_frac + (1 - cfg.min_lr_frac) * 0.5 * (1 + math.cos(math.pi * frac)))
+
+
+def autocast(cfg: TrainConfig):
+    """The training step's number format: bfloat16 autocast for "bf16-mixed" (about 1.6x faster per
+    step on this project's AVX512-BF16 CPU; the usual choice on CUDA), else a no-op context.
+    Validation always runs in float32 so that its losses stay comparable across runs."""
+    return torch.autocast(device_type=torch.device(cfg.device).type, dtype=torch.bfloat16,
+                          enabled=cfg.precision == "bf16-mixed")
 
 
 def _target_ce(model: DiffusionCoder, batch, device: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -208,7 +224,8 @@ def train(cfg: TrainConfig, out: Path, max_minutes: float | None = None, log=pri
         batch = maker.batch(train_texts, rng, cfg.batch_size)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, cfg)
-        loss = step_fn(model, batch, cfg.device)
+        with autocast(cfg):
+            loss = step_fn(model, batch, cfg.device)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -250,12 +267,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--max-steps", type=int, default=None)
     ap.add_argument("--max-minutes", type=float, default=None, help="stop (with a checkpoint) after this long")
     ap.add_argument("--device", default=None)
+    ap.add_argument("--precision", choices=PRECISIONS, default=None,
+                    help="float32, or bf16-mixed (bfloat16 autocast; weights and optimizer stay float32)")
     ap.add_argument("--init", type=Path, default=None,
                     help="start from this model folder's weights (e.g. engine/weights) when --out has no checkpoint")
     ap.add_argument("--init-tokens", type=int, default=None,
                     help="tokens seen by the --init weights (default: its config.json's tokens_seen, else 0)")
     args = ap.parse_args(argv)
-    cfg = TrainConfig.load(args.config, max_steps=args.max_steps, device=args.device)
+    cfg = TrainConfig.load(args.config, max_steps=args.max_steps, device=args.device,
+                           precision=args.precision)
     print(json.dumps(train(cfg, args.out, args.max_minutes, init=args.init, init_tokens=args.init_tokens)))
 
 

@@ -105,8 +105,9 @@ def _tiny_corpus(root: Path) -> Path:
     return root
 
 
-@pytest.mark.parametrize("causal_ar", [False, True], ids=["diffusion", "ar-baseline"])
-def test_short_training_run_learns_and_resumes(tmp_path, causal_ar):
+@pytest.mark.parametrize("causal_ar,precision", [(False, "float32"), (True, "float32"), (False, "bf16-mixed")],
+                         ids=["diffusion", "ar-baseline", "diffusion-bf16-mixed"])
+def test_short_training_run_learns_and_resumes(tmp_path, causal_ar, precision):
     from engine.train.train import TrainConfig, train
 
     cdir = _tiny_corpus(tmp_path / "corpus")
@@ -114,7 +115,7 @@ def test_short_training_run_learns_and_resumes(tmp_path, causal_ar):
     cfg = TrainConfig(model={"d_model": 64, "n_layers": 2, "n_heads": 2, "ffn_hidden": 128, "causal_ar": causal_ar},
                       corpus=str(cdir), tokenizer=str(weights), batch_size=4, seq_len=256, prefix_tokens=160,
                       suffix_tokens=64, lr=3e-3, warmup_steps=2, max_steps=30, eval_every=15, eval_batches=2,
-                      threads=1)
+                      threads=1, precision=precision)
     out = tmp_path / "run"
     torch.manual_seed(0)
     train(cfg, out, log=lambda *_: None)
@@ -130,3 +131,36 @@ def test_short_training_run_learns_and_resumes(tmp_path, causal_ar):
     log2 = [json.loads(line) for line in open(out / "log.jsonl")]
     assert result["step"] == 35 and [r["step"] for r in log2[-5:]] == [31, 32, 33, 34, 35]
     assert log2[-5]["tokens"] > log[-1]["tokens"]
+
+
+def test_bf16_mixed_step_matches_float32_and_unknown_precisions_are_refused(tmp_path):
+    """Autocast changes the arithmetic, not the objective: same loss and gradient direction."""
+    import random
+
+    from tokenizers import Tokenizer
+
+    from engine.model import DiffusionCoder, ModelConfig
+    from engine.train.data import ExampleMaker, load_texts
+    from engine.train.train import TrainConfig, autocast, loss_fn
+
+    with pytest.raises(ValueError, match="precision 'fp8'"):
+        TrainConfig(precision="fp8")
+    cdir = _tiny_corpus(tmp_path / "corpus")
+    tok = Tokenizer.from_file(str(Path(corpus.__file__).parents[1] / "weights" / "tokenizer.json"))
+    mcfg = ModelConfig.from_dict({"d_model": 64, "n_layers": 2, "n_heads": 2, "ffn_hidden": 128})
+    mcfg.vocab_size = tok.get_vocab_size()
+    torch.manual_seed(0)
+    model = DiffusionCoder(mcfg)
+    batch = ExampleMaker(mcfg, tok, 256, 160, 64).batch(load_texts(cdir / "train.jsonl.gz"), random.Random(0), 4)
+    losses, grads = [], []
+    for precision in ("float32", "bf16-mixed"):
+        model.zero_grad()
+        with autocast(TrainConfig(precision=precision)):
+            assert torch.is_autocast_enabled("cpu") == (precision == "bf16-mixed")
+            loss = loss_fn(model, batch, "cpu")
+        loss.backward()
+        losses.append(loss.item())
+        grads.append(torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None]))
+    assert losses[0] != losses[1] and abs(losses[0] - losses[1]) < 0.02 * losses[0], losses
+    assert torch.nn.functional.cosine_similarity(grads[0], grads[1], dim=0) > 0.99
+    assert all(p.dtype == torch.float32 for p in model.parameters())
