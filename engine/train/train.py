@@ -172,6 +172,16 @@ def validate(model, maker: ExampleMaker, texts: list[str], cfg: TrainConfig) -> 
     return sum(losses) / len(losses), ce_sum / max(1, n)
 
 
+def _log_from(path: Path, step: int) -> Path:
+    """Drop log rows past `step`: a run stopped between checkpoints logged steps it now repeats."""
+    if path.exists():
+        rows = path.read_text().splitlines(keepends=True)
+        kept = [r for r in rows if r.strip() and json.loads(r).get("step", 0) <= step]
+        if len(kept) != len(rows):
+            path.write_text("".join(kept))
+    return path
+
+
 def train(cfg: TrainConfig, out: Path, max_minutes: float | None = None, log=print, init: Path | None = None,
           init_tokens: int | None = None) -> dict:
     from tokenizers import Tokenizer
@@ -218,7 +228,7 @@ def train(cfg: TrainConfig, out: Path, max_minutes: float | None = None, log=pri
         bar = None
     start = last_ckpt = time.time()
     window_tokens, window_t = 0, time.time()
-    logf = open(out / "log.jsonl", "a")
+    logf = open(_log_from(out / "log.jsonl", step), "a")
     model.train()
     while step < cfg.max_steps:
         batch = maker.batch(train_texts, rng, cfg.batch_size)
