@@ -1,13 +1,16 @@
 """pass@1 against tokens seen: evaluate training runs' snapshots on the same HumanEval problems.
 
-    python -m benchmarks.learning_curve runs/embedded [runs/embedded2 ...] --limit 100 [--subset single-line]
+    python -m benchmarks.learning_curve runs/embedded [runs/embedded2 ...] --limit 100 [--subset single-line] \
+        [--typed indent|word]
 
 Snapshots are the `snapshot-*` folders `engine/train` writes every few minutes (named by tokens
 seen) plus `final`; several runs (a warm-started continuation after its first run) make one curve.
 For each snapshot it prints the held-out infill loss, computed here on the same validation batches
 for every snapshot (nats per masked canvas token: the infilling objective alone, without the
 streams' next-token loss that dominates the training log's `valid_loss`; one column per language
-when the held-out split has several), and HumanEval pass@1, exact match and parse rate.
+when the held-out split has several), and HumanEval pass@1, how many passes write two words or
+more (not an empty line or a bare `return`), exact match and parse rate. `--typed word` puts the
+cursor after each line's first word, as while typing (the engine's line lead).
 """
 from __future__ import annotations
 
@@ -59,7 +62,7 @@ def infill_losses(folder: Path, run: Path, languages: list[str | None], batches:
 def main() -> None:
     import torch
 
-    from dg_lsp.evaluation.data import find_data_dir, load_problems
+    from dg_lsp.evaluation.data import find_data_dir, load_problems, typed_problems
     from dg_lsp.evaluation.harness import engine_filler, evaluate, summarise
     from engine.api import load_engine
 
@@ -69,15 +72,21 @@ def main() -> None:
     ap.add_argument("--subset", default="single-line", choices=["single-line", "multi-line"])
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--points", type=int, default=0, help="at most this many snapshots, evenly spread (0: all)")
+    ap.add_argument("--typed", choices=["indent", "word"], default=None,
+                    help="single-line problems with the line's indentation or first word typed")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     problems = load_problems(find_data_dir(None), args.subset, args.limit, spread=True)
-    print(f"{args.subset}, {len(problems)} problems spread over the set, greedy, one candidate\n")
+    if args.typed:
+        problems = typed_problems(problems, args.typed)
+    print(f"{args.subset}{f', typed up to {args.typed}' if args.typed else ''}, {len(problems)} problems spread "
+          f"over the set, greedy, one candidate\n")
     languages = valid_languages(args.runs[-1])
     per_language = len(languages) > 1  # one loss column per language of the held-out split
     loss_heads = [f"held-out infill loss, {lang}" for lang in languages] if per_language else ["held-out infill loss"]
-    print(f"| tokens seen | run / snapshot | {' | '.join(loss_heads)} | pass@1 | exact | parses | fill tokens/pass p50 |")
-    print("|---|---|" + "---|" * len(loss_heads) + "---|---|---|---|")
+    print(f"| tokens seen | run / snapshot | {' | '.join(loss_heads)} | pass@1 | passes, ≥ 2 words | exact | parses "
+          "| fill tokens/pass p50 |")
+    print("|---|---|" + "---|" * len(loss_heads) + "---|---|---|---|---|")
     points = sorted((tokens, run, folder) for run in args.runs for tokens, folder in snapshots(run))
     if args.points == 1:
         points = points[-1:]
@@ -91,7 +100,7 @@ def main() -> None:
         s = summarise(evaluate(problems, fill), 1)
         losses = infill_losses(folder, run, languages if per_language else [None])
         print(f"| {tokens / 1e6:.2f}M | {run.name}/{folder.name} | {' | '.join(f'{x:.3f}' for x in losses)} | {s['pass@1']:.3f} "
-              f"| {s['exact']:.3f} | {s['parse']:.3f} | {s['fill_tokens_per_step_median']:.2f} |", flush=True)
+              f"| {s['line_passes']} | {s['exact']:.3f} | {s['parse']:.3f} | {s['fill_tokens_per_step_median']:.2f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -51,10 +51,7 @@ def run_variant(model: str, fields: dict, problems, subset: str) -> dict:
     single = subset == "single-line"
     fill = engine_filler(engine, single_line=single, max_tokens=48 if single else 128)
     results = evaluate(problems, fill, defer_tests=True)
-    content = [r for r in results if r.completions and r.completions[0].strip()]
-    return {**summarise(results, 1), "dtype": engine.info["dtype"], "content": len(content),
-            "content_passes": sum(1 for r in content if r.passed[0]),
-            "line_passes": sum(1 for r in content if r.passed[0] and len(r.completions[0].split()) >= 2)}
+    return {**summarise(results, 1), "dtype": engine.info["dtype"]}
 
 
 def main() -> None:

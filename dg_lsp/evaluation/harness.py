@@ -191,6 +191,11 @@ def summarise(results: Sequence[ProblemResult], candidates: int) -> dict[str, An
         out["greedy_pass@1"] = sum(bool(r.passed and r.passed[0]) for r in results) / n if n else None
     out["exact"] = sum(r.exact for r in results) / n if n else None
     out["parse"] = sum(r.parses for r in results) / n if n else None
+    # what the first fills hold: a pass by an empty line or a bare `return` is one the tests miss
+    first = [(r.completions[0] if r.completions else "", bool(r.passed and r.passed[0])) for r in results]
+    out["content"] = sum(bool(c.strip()) for c, _ in first)  # first fills that are not empty/whitespace
+    out["content_passes"] = sum(bool(c.strip()) and ok for c, ok in first)
+    out["line_passes"] = sum(len(c.split()) >= 2 and ok for c, ok in first)  # two words or more
     ms = [r.ms for r in results if r.error is None]
     out["ms_median"] = metrics.median(ms)
     out["ms_p95"] = metrics.percentile(ms, 95)

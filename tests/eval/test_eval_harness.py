@@ -190,3 +190,20 @@ def test_typed_problems_move_the_typed_start_into_the_prompt_and_still_pass(upto
     # the program an answer is judged by is unchanged: the canonical rest still passes
     results = evaluate(typed[:4], canonical_filler, sandbox=SandboxConfig(timeout_s=10))
     assert all(r.passed == [True] for r in results)
+
+
+def test_summary_counts_fills_with_content_and_passes_that_write_a_line():
+    """A pass by an empty line or a bare keyword is one the tests do not notice: the summary counts
+    them apart from passes that write two words or more."""
+    from dg_lsp.evaluation.harness import ProblemResult
+    from dg_lsp.evaluation.sandbox import RunResult
+
+    def result(completion: str, ok: bool) -> ProblemResult:
+        run = RunResult("passed" if ok else "failed", 0 if ok else 1, "", "", 0.1)
+        return ProblemResult("t", [completion], False, True, 1.0, 1, 1.0, runs=[run])
+
+    results = [result("\n", True), result("    return\n", True), result("    return x + 1\n", True),
+               result("    if x:\n", False), result("", False)]
+    report = summarise(results, 1)
+    assert (report["content"], report["content_passes"], report["line_passes"]) == (3, 2, 1)
+    assert report["pass@1"] == 0.6
