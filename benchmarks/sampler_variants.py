@@ -8,8 +8,9 @@ Each variant is the engine's default sampler with some `SamplerConfig` fields ov
 anchoring, and float32 against bfloat16; with `--typed indent|word` (the cursor after each line's
 indentation or first word, as while typing) it compares the line lead on and off. Prints a Markdown
 table: pass@1, how many first fills have content (not empty or whitespace), how many of those
-pass, and how many passing fills have two words or more (a line, not a bare `return` or `}`), parse rate, ms per fill p50/p95, forward passes, tokens committed per pass (end-of-middle
-padding included) and the fill's own tokens per pass.
+pass, how many passing fills have two words or more (a line, not a bare `return` or `}`), parse
+rate, ms per fill p50/p95, forward passes, tokens committed per pass (end-of-middle padding
+included) and the fill's own tokens per pass.
 """
 from __future__ import annotations
 

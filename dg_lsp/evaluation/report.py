@@ -61,10 +61,11 @@ def _fmt(value: Any) -> str:
 def table(report: dict[str, Any]) -> str:
     """A small two-column table of the headline numbers."""
     keys = [k for k in report if k.startswith("pass@") or k == "greedy_pass@1"]
-    keys += ["exact", "parse", "content", "content_passes", "line_passes", "ms_median", "ms_p95", "nfe_median", "tokens_per_step_median", "fill_tokens_per_step_median",
-             "errors", "timeouts"]
+    keys += ["exact", "parse", "content", "content_passes", "line_passes", "ms_median", "ms_p95", "nfe_median",
+             "tokens_per_step_median", "fill_tokens_per_step_median", "errors", "timeouts"]
     labels = {"exact": "exact match", "parse": "parses", "content": "fills with content",
-              "content_passes": "passes with content", "line_passes": "passes, >= 2 words", "ms_median": "ms/fill p50", "ms_p95": "ms/fill p95",
+              "content_passes": "passes with content", "line_passes": "passes, >= 2 words",
+              "ms_median": "ms/fill p50", "ms_p95": "ms/fill p95",
               "nfe_median": "forward passes p50", "tokens_per_step_median": "tokens/step p50",
               "fill_tokens_per_step_median": "fill tokens/step p50",
               "errors": "engine errors", "timeouts": "test timeouts"}
