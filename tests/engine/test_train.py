@@ -166,3 +166,19 @@ def test_bf16_mixed_step_matches_float32_and_unknown_precisions_are_refused(tmp_
     assert losses[0] != losses[1] and abs(losses[0] - losses[1]) < 0.02 * losses[0], losses
     assert torch.nn.functional.cosine_similarity(grads[0], grads[1], dim=0) > 0.99
     assert all(p.dtype == torch.float32 for p in model.parameters())
+
+
+@pytest.mark.parametrize("path", sorted((Path(corpus.__file__).parent / "configs").glob("*.json")), ids=lambda p: p.name)
+def test_committed_run_configs_load_and_fit_the_weights_limit(path):
+    """Every committed run config is a valid TrainConfig, builds its model, and the weights ship
+    within 32 MB in 16-bit; the embedded runs build the shipped architecture."""
+    from engine.model import DiffusionCoder, ModelConfig
+    from engine.train.train import TrainConfig
+
+    cfg = TrainConfig.load(path)
+    assert cfg.warmup_steps < cfg.max_steps and 0 < cfg.min_lr_frac <= 1
+    model = DiffusionCoder(ModelConfig.from_dict(cfg.model))
+    assert sum(p.numel() for p in model.parameters()) * 2 <= 32 * 2**20
+    if path.name.startswith("embedded"):
+        shipped = json.loads((Path(corpus.__file__).parents[1] / "weights" / "config.json").read_text())
+        assert {k: shipped[k] for k in cfg.model} == cfg.model
