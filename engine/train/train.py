@@ -11,6 +11,10 @@ trains the same network as a PSM fill-in-the-middle LM (Bavarian et al. 2022) fo
 Checkpoints (model, optimizer, step, RNG) are safetensors + JSON in `--out`, written every
 `checkpoint_minutes`; a run restarted with the same `--out` resumes. `log.jsonl` holds the
 learning curve (tokens seen, train loss, validation loss).
+
+Devices and number formats: `--device cpu|cuda`, `--precision float32|bf16-mixed` (bfloat16
+autocast around the step; weights, optimizer and validation stay float32), `"compile": true` in
+the config for torch.compile of the loss.
 """
 from __future__ import annotations
 
