@@ -28,7 +28,8 @@ right, one position further left each step, until they swallow the fill.
 With `fallback="leftmost"`, a step whose positions all miss the threshold commits the first open
 position of each hole instead of the row's most confident one (often padding at the tail): where
 the model is unsure the fill is written left to right, as in semi-autoregressive block decoding
-(LLaDA, Nie et al. 2025). Off by default; BENCHMARKS.md ("Session 4") has the comparison.
+(LLaDA, Nie et al. 2025). The embedded model's backend turns it on (`NativeBackend.sampler_defaults`);
+other backends keep "confident". BENCHMARKS.md ("Session 4", "Session 6") has the comparisons.
 """
 from __future__ import annotations
 

@@ -267,3 +267,12 @@ def test_embedded_model_exact_cache_in_bfloat16():
     cold = eng.infill(req(prefix + "m", Hole(max_tokens=16, single_line=True), suffix))
     assert warm.stats.cached_tokens > 0 and cold.stats.cached_tokens == 0
     assert warm.fills == cold.fills
+
+
+def test_our_models_write_left_to_right_where_unsure(engine):
+    """The embedded architecture's default fallback is "leftmost" (measured better for our models,
+    BENCHMARKS.md "Session 6"); the Backend default that other backends inherit stays "confident"."""
+    from engine.backends.base import Backend
+
+    assert engine.sampler.fallback == "leftmost"
+    assert Backend.sampler_defaults.get("fallback", "confident") == "confident"
