@@ -8,6 +8,12 @@ shingles), and anything overlapping the HumanEval infilling problems (never trai
 Whole packages are held out for validation.
 
     python -m engine.train.corpus --out runs/corpus [--max-mb 60] [--node-modules editors/vscode/node_modules]
+        [--sdists engine/train/sdists.txt --fetch]
+
+`--sdists` adds PyPI source distributions named and pinned in a list (downloaded with pip by
+`--fetch`), with a sampling weight each: small, self-contained functions with docstrings and
+doctests (algorithm collections, functional utilities) are what an infilling model of this size
+learns most from per token, and per-file sampling already favours packages of many small files.
 """
 from __future__ import annotations
 
@@ -62,7 +68,12 @@ def classify_licence(text: str) -> str | None:
 
 
 def distribution_licence(dist: md.Distribution) -> str | None:
-    meta = dist.metadata
+    return metadata_licence(dist.metadata)
+
+
+def metadata_licence(meta) -> str | None:
+    """Core metadata (an installed distribution's, or an sdist's PKG-INFO) -> allowed licence or None:
+    `License-Expression` first, then the licence classifiers, then a short `License` field."""
     expr = meta.get("License-Expression") or ""
     if expr:
         return classify_licence(expr)
@@ -128,6 +139,89 @@ def iter_site_packages(exclude: set[str]) -> list[SourceFile]:
             if Path(p).name.startswith("test_") or ".dist-info" in p:
                 continue
             out.append(SourceFile(name.lower(), dist.version, licence, str(dist.locate_file(f)), LANG_EXT[ext], ""))
+    return out
+
+
+def read_sdist_list(path: Path) -> list[tuple[str, str, int]]:
+    """`name==version [xN]` per line (`#` comments): the PyPI source distributions of the corpus,
+    each with a sampling weight N (default 1; see `build`)."""
+    out = []
+    for raw in Path(path).read_text().splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        spec, *rest = line.split()
+        name, sep, version = spec.partition("==")
+        weight = int(rest[0].removeprefix("x")) if rest else 1
+        if not sep or not version or weight < 1 or len(rest) > 1:
+            raise ValueError(f"{path}: expected 'name==version [xN]', got {raw!r}")
+        out.append((name, version, weight))
+    return out
+
+
+def fetch_sdists(entries: list[tuple[str, str, int]], dest: Path, log=print) -> None:
+    """Download the listed source distributions from PyPI with pip (only what `dest` lacks)."""
+    import subprocess
+    import sys
+
+    dest.mkdir(parents=True, exist_ok=True)
+    for name, version, _ in entries:
+        if find_sdist(dest, name, version) is None:
+            log(f"fetching {name}=={version}")
+            subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:",
+                            f"{name}=={version}", "-d", str(dest)], check=True)
+
+
+def find_sdist(folder: Path, name: str, version: str) -> Path | None:
+    """The archive of name==version in `folder` (sdist names spell `-`, `_` and `.` variously)."""
+    def norm(s: str) -> str:
+        return re.sub(r"[-_.]+", "_", s).lower()
+
+    for f in sorted(Path(folder).glob("*")):
+        stem = f.name.removesuffix(".tar.gz").removesuffix(".zip")
+        if f.name.endswith((".tar.gz", ".zip")) and norm(stem) == norm(f"{name}-{version}"):
+            return f
+    return None
+
+
+def _archive_members(archive: Path) -> dict[str, bytes]:
+    import tarfile
+    import zipfile
+
+    if archive.name.endswith(".zip"):
+        with zipfile.ZipFile(archive) as z:
+            return {n: z.read(n) for n in z.namelist() if not n.endswith("/")}
+    with tarfile.open(archive) as t:
+        return {m.name: t.extractfile(m).read() for m in t.getmembers() if m.isfile()}
+
+
+def iter_sdist(archive: Path, name: str, version: str) -> list[SourceFile]:
+    """The source files of one sdist, licence read from its top-level PKG-INFO; none when the
+    licence is not clearly allowed. Tests, docs, examples and vendored folders are skipped."""
+    from email.parser import Parser
+
+    members = _archive_members(archive)
+    info = [n for n in members if n.count("/") == 1 and n.endswith("/PKG-INFO")]
+    if not info:
+        return []
+    licence = metadata_licence(Parser().parsestr(members[info[0]].decode("utf-8", "replace")))
+    if licence is None:
+        return []
+    out = []
+    for member, data in sorted(members.items()):
+        parts = Path(member).parts[1:]  # below the archive's top folder
+        ext = Path(member).suffix
+        if ext not in LANG_EXT or not parts or Path(member).name.startswith("test_"):
+            continue
+        if any(p in SKIP_DIRS or p in ("docs", "doc", "examples", "benchmarks") or p.startswith("test")
+               for p in parts[:-1]):
+            continue
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        out.append(SourceFile(name.lower(), version, licence, f"{archive.name}!{'/'.join(parts)}",
+                              LANG_EXT[ext], text))
     return out
 
 
@@ -231,17 +325,38 @@ def find_humaneval_dir() -> Path | None:
 
 
 def build(out: Path, max_mb: float, holdout: list[str], seed: int = 0, humaneval: Path | None = None,
-          exclude: set[str] | None = None, log=print, node_modules: list[Path] | None = None) -> dict:
-    """Write `train.jsonl.gz`, `valid.jsonl.gz` and `manifest.jsonl` under `out`; return summary counts."""
+          exclude: set[str] | None = None, log=print, node_modules: list[Path] | None = None,
+          sdists: list[tuple[str, str, int]] | None = None, sdist_dir: Path | None = None) -> dict:
+    """Write `train.jsonl.gz`, `valid.jsonl.gz` and `manifest.jsonl` under `out`; return summary counts.
+
+    `sdists` (name, version, weight) are read from archives in `sdist_dir` (see `fetch_sdists`);
+    they come first, so the size limit never drops them, and an installed distribution of the
+    same name is skipped. A training row's `weight` is how many times `load_texts` lists it:
+    training samples files uniformly, so a weight of N makes a file N times as frequent."""
     out.mkdir(parents=True, exist_ok=True)
     humaneval = humaneval or find_humaneval_dir()
     if humaneval is None:
         raise SystemExit("cannot find shared/data/human-eval-infilling for decontamination; pass --humaneval")
     problems = load_humaneval_shingles(humaneval)
-    files = iter_stdlib() + iter_site_packages(exclude or {"dg-lsp"})
+    exclude = set(exclude or {"dg-lsp"})
+    first: list[SourceFile] = []
+    weights: dict[str, int] = {}
+    for name, version, weight in sdists or []:
+        archive = find_sdist(sdist_dir, name, version) if sdist_dir else None
+        if archive is None:
+            raise SystemExit(f"no sdist of {name}=={version} in {sdist_dir}: fetch it with --fetch")
+        got = iter_sdist(archive, name, version)
+        if not got:
+            log(f"skipped {archive.name}: licence not clearly allowed, or no source files")
+        first += got
+        weights[name.lower()] = weight
+        exclude.add(name.lower())
+    files = iter_stdlib() + iter_site_packages(exclude)
     for nm in node_modules or []:
         files += iter_node_modules(nm)
     random.Random(seed).shuffle(files)
+    random.Random(seed).shuffle(first)
+    files = first + files
     seen_exact: set[str] = set()
     dedup = MinHashDedup(seed=seed)
     stats = {"kept": 0, "kept_by_language": {}, "bytes_by_language": {}, "generated": 0, "exact_dup": 0, "near_dup": 0, "contaminated": 0, "unreadable": 0,
@@ -255,7 +370,7 @@ def build(out: Path, max_mb: float, holdout: list[str], seed: int = 0, humaneval
                 break
             path = Path(sf.path) if Path(sf.path).is_absolute() else root / sf.path
             try:
-                text = path.read_text(encoding="utf-8")
+                text = sf.text or path.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError):
                 stats["unreadable"] += 1
                 continue
@@ -274,10 +389,14 @@ def build(out: Path, max_mb: float, holdout: list[str], seed: int = 0, humaneval
                 stats["near_dup"] += 1
                 continue
             split = "valid" if any(sf.package == h or sf.package.startswith(h + "/") for h in holdout) else "train"
-            (valid if split == "valid" else train).write(json.dumps({"language": sf.language, "text": text}) + "\n")
+            row = {"language": sf.language, "text": text}
+            weight = weights.get(sf.package, 1) if split == "train" else 1
+            if weight > 1:
+                row["weight"] = weight
+            (valid if split == "valid" else train).write(json.dumps(row) + "\n")
             manifest.write(json.dumps({"package": sf.package, "version": sf.version, "licence": sf.licence,
                                        "path": sf.path, "language": sf.language, "split": split,
-                                       "sha1": hashlib.sha1(text.encode()).hexdigest()}) + "\n")
+                                       "weight": weight, "sha1": hashlib.sha1(text.encode()).hexdigest()}) + "\n")
             stats["kept"] += 1
             stats["kept_by_language"][sf.language] = stats["kept_by_language"].get(sf.language, 0) + 1
             if split == "train":
@@ -299,8 +418,16 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--node-modules", type=Path, action="append", default=[],
                     help="a node_modules folder whose permissively licensed JS/TS packages join the corpus; repeatable")
+    ap.add_argument("--sdists", type=Path, default=None,
+                    help="a list of PyPI source distributions ('name==version [xN]' per line), e.g. engine/train/sdists.txt")
+    ap.add_argument("--sdist-dir", type=Path, default=Path("runs/sdists"), help="where the listed sdists are (or go)")
+    ap.add_argument("--fetch", action="store_true", help="download the listed sdists missing from --sdist-dir (pip)")
     args = ap.parse_args(argv)
-    build(args.out, args.max_mb, args.holdout, args.seed, args.humaneval, node_modules=args.node_modules)
+    entries = read_sdist_list(args.sdists) if args.sdists else []
+    if args.fetch:
+        fetch_sdists(entries, args.sdist_dir)
+    build(args.out, args.max_mb, args.holdout, args.seed, args.humaneval, node_modules=args.node_modules,
+          sdists=entries, sdist_dir=args.sdist_dir)
 
 
 if __name__ == "__main__":

@@ -38,11 +38,13 @@ class Batch:
 
 
 def load_texts(path: Path, min_chars: int = 200, language: str | None = None) -> list[str]:
-    """Texts of a corpus split (`language`: only that language's files)."""
+    """Texts of a corpus split (`language`: only that language's files). A row with a `weight` N
+    is listed N times (the same string), so uniform sampling over the list draws it N times as often."""
     with gzip.open(path, "rt") as fh:
         rows = (json.loads(line) for line in fh)
         return [r["text"] for r in rows
-                if len(r["text"]) >= min_chars and (language is None or r.get("language") == language)]
+                if len(r["text"]) >= min_chars and (language is None or r.get("language") == language)
+                for _ in range(int(r.get("weight", 1)))]
 
 
 def cut_holes(text: str, rng: random.Random) -> tuple[list[str], list[str]]:

@@ -94,6 +94,77 @@ def test_npm_packages_join_the_corpus_with_their_licences(tmp_path, monkeypatch)
     assert stats["kept_by_language"] == {"javascript": 2, "typescript": 1}
 
 
+ZPY = "".join(f"def scale_{i}(xs, k):\n    return [x * k + {i} for x in xs if x > {i}]\n\n\n" for i in range(12))
+PY = "def clamp(x, lo, hi):\n    \"\"\"Clamp x.\n\n    >>> clamp(5, 0, 3)\n    3\n    \"\"\"\n    return max(lo, min(x, hi))\n\n" * 8
+
+
+def _sdist(folder: Path, name: str, version: str, pkg_info: str, files: dict[str, str], zip_: bool = False) -> Path:
+    """A source distribution as PyPI serves it: one top folder with PKG-INFO and the sources."""
+    import io
+    import tarfile
+    import zipfile
+
+    top = f"{name}-{version}"
+    members = {f"{top}/PKG-INFO": f"Metadata-Version: 2.4\nName: {name}\nVersion: {version}\n{pkg_info}\n",
+               **{f"{top}/{rel}": text for rel, text in files.items()}}
+    folder.mkdir(parents=True, exist_ok=True)
+    if zip_:
+        path = folder / f"{top}.zip"
+        with zipfile.ZipFile(path, "w") as z:
+            for n, text in members.items():
+                z.writestr(n, text)
+        return path
+    path = folder / f"{top}.tar.gz"
+    with tarfile.open(path, "w:gz") as t:
+        for n, text in members.items():
+            data = text.encode()
+            info = tarfile.TarInfo(n)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+    return path
+
+
+def test_sdists_join_the_corpus_with_licence_and_weight(tmp_path):
+    from engine.train.data import load_texts
+
+    sd = tmp_path / "sdists"
+    _sdist(sd, "good_algos", "1.0", "License-Expression: MIT",
+           {"good_algos/clamp.py": PY, "good_algos/tests/test_clamp.py": PY, "docs/conf.py": PY})
+    _sdist(sd, "zipped", "2.0", "Classifier: License :: OSI Approved :: BSD License",
+           {"zipped/core.py": ZPY}, zip_=True)
+    _sdist(sd, "copyleft", "3.0", "License-Expression: GPL-3.0-only", {"copyleft/x.py": PY.replace("clamp", "gpl")})
+    listing = tmp_path / "sdists.txt"
+    listing.write_text("# comment\ngood-algos==1.0 x3\nzipped==2.0\ncopyleft==3.0 x2\n")
+    entries = corpus.read_sdist_list(listing)
+    assert entries == [("good-algos", "1.0", 3), ("zipped", "2.0", 1), ("copyleft", "3.0", 2)]
+    assert corpus.find_sdist(sd, "good-algos", "1.0").name == "good_algos-1.0.tar.gz"
+    files = corpus.iter_sdist(corpus.find_sdist(sd, "good-algos", "1.0"), "good-algos", "1.0")
+    assert [(f.path, f.licence) for f in files] == [("good_algos-1.0.tar.gz!good_algos/clamp.py", "MIT")]
+    assert corpus.iter_sdist(corpus.find_sdist(sd, "copyleft", "3.0"), "copyleft", "3.0") == []
+    with pytest.raises(ValueError, match="name==version"):
+        bad = tmp_path / "bad.txt"
+        bad.write_text("nopin x2\n")
+        corpus.read_sdist_list(bad)
+    if HUMANEVAL is None:
+        return
+    said = []
+    stats = corpus.build(tmp_path / "out", max_mb=0.05, holdout=[], humaneval=HUMANEVAL, log=said.append,
+                         sdists=entries, sdist_dir=sd)
+    rows = [json.loads(line) for line in open(tmp_path / "out" / "manifest.jsonl")]
+    by_pkg = {r["package"]: r for r in rows}
+    # the sdists come first (the size limit cuts installed packages, not them), licences as declared
+    assert (by_pkg["good-algos"]["licence"], by_pkg["good-algos"]["weight"]) == ("MIT", 3)
+    assert (by_pkg["zipped"]["licence"], by_pkg["zipped"]["weight"]) == ("BSD", 1)
+    assert "copyleft" not in by_pkg and any("copyleft-3.0.tar.gz" in line for line in said)
+    assert {r["licence"] for r in rows} <= corpus.ALLOWED and stats["kept"] == len(rows)
+    # a weight of 3 lists the file three times for uniform sampling
+    texts = load_texts(tmp_path / "out" / "train.jsonl.gz")
+    assert texts.count(PY) == 3 and texts.count(ZPY) == 1
+    with pytest.raises(SystemExit, match="no sdist of missing==1"):
+        corpus.build(tmp_path / "out2", max_mb=0.05, holdout=[], humaneval=HUMANEVAL, log=said.append,
+                     sdists=[("missing", "1", 1)], sdist_dir=sd)
+
+
 def _tiny_corpus(root: Path) -> Path:
     src = Path(corpus.__file__).parents[1]  # engine/: this project's own code as a tiny corpus
     texts = [p.read_text() for p in sorted(src.rglob("*.py")) if p.stat().st_size > 500]
