@@ -2,7 +2,7 @@
 single-line latency with ~1k context tokens, candidates 1 vs 3. Prints Markdown tables.
 
     python -m benchmarks.engine_bench [--model embedded] [--repeats 20] [--threads 2] [--dtype float32] \
-        [--compile [MODE]]
+        [--compile [MODE]] [--sampler fallback=confident ...]
     dg-lsp bench engine
 """
 from __future__ import annotations
@@ -88,7 +88,7 @@ def latency(engine, text: str, repeats: int, candidates: int = 1) -> dict[str, l
 
 
 def run(model: str = "embedded", repeats: int = 20, threads: int = 2, device: str | None = None,
-        dtype: str | None = None, compile: str | None = None) -> str:
+        dtype: str | None = None, compile: str | None = None, sampler: dict | None = None) -> str:
     import torch
 
     from engine.api import load_engine
@@ -98,11 +98,15 @@ def run(model: str = "embedded", repeats: int = 20, threads: int = 2, device: st
     t0 = time.perf_counter()
     engine = load_engine(model, device, **options)
     load_s = time.perf_counter() - t0
+    for key, value in (sampler or {}).items():  # SamplerConfig fields over the backend's defaults
+        if not hasattr(engine.sampler, key):
+            raise SystemExit(f"unknown sampler field {key!r}")
+        setattr(engine.sampler, key, value)
     text = code_text()
     sizes = [128, 512, 1024, 2048]
     st = step_times(engine, text, sizes, canvas=16, repeats=repeats)
     lines = [f"model `{model}` on {engine.info['device']} ({engine.info['dtype']}), {threads} threads, {repeats} repeats, "
-             f"compile {engine.info.get('compile', 'off')}, loaded in {load_s:.1f} s", "",
+             f"compile {engine.info.get('compile', 'off')}, fallback {engine.sampler.fallback}, loaded in {load_s:.1f} s", "",
              "| context tokens | ms per step (canvas 16, median) | × vs 128 |", "|---|---|---|"]
     lines += [f"| {n} | {st[n]:.2f} | {st[n] / st[128]:.2f} |" for n in sizes]
     lat1 = latency(engine, text, repeats, 1)
@@ -126,8 +130,12 @@ def main() -> None:
     ap.add_argument("--dtype", default=None, help="auto | float32 | bfloat16 | float16 (default auto)")
     ap.add_argument("--compile", nargs="?", const="default", default=None,
                     help="torch.compile the step (default mode, or a mode such as reduce-overhead)")
+    from dg_lsp.cli import key_value
+
+    ap.add_argument("--sampler", action="append", default=[], metavar="KEY=VALUE", type=key_value,
+                    help="a SamplerConfig field over the model's defaults, e.g. fallback=confident; repeatable")
     args = ap.parse_args()
-    print(run(args.model, args.repeats, args.threads, args.device, args.dtype, args.compile))
+    print(run(args.model, args.repeats, args.threads, args.device, args.dtype, args.compile, dict(args.sampler)))
 
 
 if __name__ == "__main__":
