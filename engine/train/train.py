@@ -206,6 +206,12 @@ def train(cfg: TrainConfig, out: Path, max_minutes: float | None = None, log=pri
     if not step and init is not None:  # warm start from shipped weights (a new optimizer)
         from safetensors.torch import load_file
 
+        init_tok = Path(init) / "tokenizer.json"
+        if init_tok.exists() and Tokenizer.from_file(str(init_tok)).get_vocab() != tok.get_vocab():
+            raise SystemExit(f"--init {init}: its tokenizer.json differs from the config's tokenizer "
+                             f"{cfg.tokenizer}; the weights' token ids would mean other tokens "
+                             f"(copy {init_tok} to {cfg.tokenizer})")
+
         model.load_state_dict({k: v.float() for k, v in load_file(str(Path(init) / "model.safetensors")).items()})
         if init_tokens is None:
             init_tokens = json.loads((Path(init) / "config.json").read_text()).get("tokens_seen", 0)

@@ -253,3 +253,31 @@ def test_committed_run_configs_load_and_fit_the_weights_limit(path):
     if path.name.startswith("embedded"):
         shipped = json.loads((Path(corpus.__file__).parents[1] / "weights" / "config.json").read_text())
         assert {k: shipped[k] for k in cfg.model} == cfg.model
+
+
+def test_warm_start_keeps_counting_tokens_and_refuses_another_tokenizer(tmp_path):
+    """--init: the new run starts from the folder's weights and its tokens_seen; a config whose
+    tokenizer differs from the folder's is refused (its ids would name other tokens)."""
+    from engine.model import DiffusionCoder, ModelConfig, save_model
+    from engine.train.tokenizer import train_tokenizer
+    from engine.train.train import TrainConfig, train
+
+    cdir = _tiny_corpus(tmp_path / "corpus")
+    shipped = Path(corpus.__file__).parents[1] / "weights" / "tokenizer.json"
+    model_cfg = {"d_model": 64, "n_layers": 2, "n_heads": 2, "ffn_hidden": 128}
+    torch.manual_seed(0)
+    init = tmp_path / "init"
+    save_model(DiffusionCoder(ModelConfig.from_dict({**model_cfg, "vocab_size": 8192})), init,
+               dtype=torch.float32, tokenizer=shipped, tokens_seen=123_456)
+    cfg = TrainConfig(model=model_cfg, corpus=str(cdir), tokenizer=str(shipped), batch_size=2, seq_len=128,
+                      prefix_tokens=64, suffix_tokens=32, warmup_steps=1, max_steps=2, eval_every=2,
+                      eval_batches=1, threads=1)
+    said = []
+    result = train(cfg, tmp_path / "run", log=said.append, init=init)
+    assert result["tokens"] > 123_456 and any("123456 tokens seen before" in s for s in said)
+    other = tmp_path / "other.json"
+    texts = [p.read_text() for p in sorted(Path(corpus.__file__).parent.glob("*.py"))]
+    train_tokenizer(iter(texts), vocab_size=600).save(str(other))
+    cfg.tokenizer = str(other)
+    with pytest.raises(SystemExit, match="tokenizer.json differs"):
+        train(cfg, tmp_path / "run2", log=said.append, init=init)
