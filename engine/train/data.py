@@ -122,10 +122,24 @@ class ExampleMaker:
 
     def diffusion_example(self, text: str, rng: random.Random, t: float):
         texts, middles = cut_holes(self._window(text, rng), rng)
-        enc = self.encode(texts + middles)
-        streams, mids = enc[:len(texts)], enc[len(texts):]
-        streams[0] = streams[0][-self.prefix_tokens:]
-        streams[-1] = streams[-1][:self.suffix_tokens]
+        while True:
+            enc = self.encode(texts + middles)
+            streams, mids = enc[:len(texts)], enc[len(texts):]
+            streams[0] = streams[0][-self.prefix_tokens:]
+            streams[-1] = streams[-1][:self.suffix_tokens]
+            buckets = [self.bucket_for(len(m), rng) for m in mids]
+            # the row must fit seq_len with its canvases whole (collate cuts a row's end, where the
+            # canvases are): a later hole goes back into the text while there are several, then
+            # the context gives way, the prefix's far end first, then the suffix's
+            excess = sum(map(len, streams)) + sum(buckets) - self.seq_len
+            if excess <= 0 or len(middles) <= 1:
+                break
+            texts, middles = texts[:-2] + [texts[-2] + middles[-1] + texts[-1]], middles[:-1]
+        if excess > 0:
+            cut = min(excess, len(streams[0]))
+            streams[0] = streams[0][cut:]
+            if excess > cut and len(streams) > 1:
+                streams[-1] = streams[-1][:max(0, len(streams[-1]) - (excess - cut))]
         ids, tgt, wt, pos, kind, sid = [], [], [], [], [], []
         canvases = []  # (document offset, canvas tokens)
         doc = 0
@@ -142,7 +156,7 @@ class ExampleMaker:
             sid += [si] * len(s)
             doc += len(s)
             if si < len(mids):
-                b = self.bucket_for(len(mids[si]), rng)
+                b = buckets[si]
                 canvas = (mids[si] + [self.cfg.eom_id] * b)[:b]
                 canvases.append((doc, canvas))
                 doc += b

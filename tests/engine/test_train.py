@@ -281,3 +281,37 @@ def test_warm_start_keeps_counting_tokens_and_refuses_another_tokenizer(tmp_path
     cfg.tokenizer = str(other)
     with pytest.raises(SystemExit, match="tokenizer.json differs"):
         train(cfg, tmp_path / "run2", log=said.append, init=init)
+
+
+def test_examples_fit_seq_len_with_whole_canvases(tmp_path):
+    """The context gives way when a row would not fit: collate cuts a row's end, where its
+    canvases are, and a canvas cut short is a layout inference never shows."""
+    import random
+
+    from tokenizers import Tokenizer
+
+    from engine.model import ModelConfig
+    from engine.train.data import ExampleMaker, load_texts
+
+    cdir = _tiny_corpus(tmp_path / "corpus")
+    tok = Tokenizer.from_file(str(Path(corpus.__file__).parents[1] / "weights" / "tokenizer.json"))
+    mcfg = ModelConfig.from_dict({"vocab_size": tok.get_vocab_size()})
+    maker = ExampleMaker(mcfg, tok, 256, 200, 64)  # canvases up to 128 wide: rows often too long
+    texts = load_texts(cdir / "train.jsonl.gz")
+    rng = random.Random(0)
+    trimmed = 0
+    for _ in range(300):
+        ids, _, _, pos, kind, sid = maker.diffusion_example(texts[rng.randrange(len(texts))], rng, 0.5)
+        assert len(ids) <= 256
+        n_stream = kind.count(0)
+        trimmed += n_stream + (len(ids) - n_stream) == 256
+        # canvases follow the streams, each a whole bucket of consecutive document positions
+        canvas_pos = [p for p, k in zip(pos, kind) if k == 1]
+        runs, start = [], 0
+        for i in range(1, len(canvas_pos) + 1):
+            if i == len(canvas_pos) or canvas_pos[i] != canvas_pos[i - 1] + 1:
+                runs.append(i - start)
+                start = i
+        assert all(r in mcfg.buckets for r in runs if r), runs
+        assert kind == [0] * n_stream + [1] * (len(ids) - n_stream)
+    assert trimmed > 10  # the budget was reached often: the rule was exercised
