@@ -2,7 +2,8 @@
 
 A raw fill can repeat text that already follows the hole (`foo(x))` before a `)`), arrive with the
 wrong indentation or line endings, or leave a bracket open. Each hole's fill is turned into a few
-variants (as is, overlap trimmed, brackets closed, cut at an unmatched closer) and the variant that
+variants (as is, overlap trimmed, brackets closed, cut at an unmatched closer, cut before a string
+it leaves open) and the variant that
 leaves the fewest parse errors wins; candidates are then ranked the same way, and one that adds
 parse errors is dropped when another does not.
 """
@@ -106,6 +107,17 @@ def cut_stray_closer(fill: str, before: str, rest: str) -> str:
     return fill
 
 
+def cut_open_string(fill: str, before: str) -> str:
+    """Cut a one-line fill at a string literal it opens and does not close (`raise ValueError("`
+    would leave the line unterminated); the brackets before the cut can then be closed."""
+    line = before + fill
+    blanked = _STRINGS.sub(lambda m: " " * len(m.group()), line)  # closed literals, same length
+    for i in range(len(before), len(blanked)):
+        if blanked[i] in "\"'`":
+            return fill[:i - len(before)].rstrip()
+    return fill
+
+
 def variants(snap: Snapshot, hole: HoleSpan, fill: str) -> list[str]:
     fill = fill.replace("\r\n", "\n").replace("\r", "\n")
     if hole.single_line:
@@ -118,7 +130,11 @@ def variants(snap: Snapshot, hole: HoleSpan, fill: str) -> list[str]:
     trimmed = trim_overlap(fill, suffix, single_line=hole.single_line)
     out = []
     # Order matters on ties (equal parse errors): the trimmed fill wins over a repeat of the suffix.
-    for v in (trimmed, close_brackets(trimmed, before, rest), fill, cut_stray_closer(fill, before, rest)):
+    tries = [trimmed, close_brackets(trimmed, before, rest), fill, cut_stray_closer(fill, before, rest)]
+    if hole.single_line:  # a line the fill leaves inside a string: cut at its quote, close brackets
+        cut = cut_open_string(trimmed, before)
+        tries += [cut, close_brackets(cut, before, rest)]
+    for v in tries:
         if v not in out:
             out.append(v)
     eol = snap.eol

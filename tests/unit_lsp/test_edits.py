@@ -33,6 +33,15 @@ def test_balance_brackets():
     assert edits.unclosed("f('(', [1") == (["("], 0) or edits.unclosed("f('(', [1") == (["(", "["], 0)
 
 
+def test_a_string_left_open_is_cut_and_its_brackets_closed():
+    src = "def check(x):\n    if x < 0:\n        raise |\n    return x\n"
+    assert best(src, 'ValueError("') == "ValueError()"
+    assert best(src, "ValueError('bad") == "ValueError()"
+    assert best(src, 'ValueError("bad")') == 'ValueError("bad")'  # closed: kept as written
+    assert best('x = f("a", |)\n', 'g("b') == "g()"  # the closed literal before the hole is no cut
+    assert edits.cut_open_string('say("hi', "") == "say("
+
+
 def test_multiline_overlap_with_following_lines_is_dropped():
     src = "def f(x):\n    |\n    return y\n"
     assert best(src, "y = x * 2\n    return y", single_line=False) == "y = x * 2"
