@@ -12,8 +12,8 @@ Whole packages are held out for validation.
 
 `--sdists` adds PyPI source distributions named and pinned in a list (downloaded with pip by
 `--fetch`), with a sampling weight each: small, self-contained functions with docstrings and
-doctests (algorithm collections, functional utilities) are what an infilling model of this size
-learns most from per token, and per-file sampling already favours packages of many small files.
+doctests (algorithm collections, functional utilities), the shape of an infill in a function body;
+per-file sampling already favours packages of many small files.
 """
 from __future__ import annotations
 
@@ -152,7 +152,8 @@ def read_sdist_list(path: Path) -> list[tuple[str, str, int]]:
             continue
         spec, *rest = line.split()
         name, sep, version = spec.partition("==")
-        weight = int(rest[0].removeprefix("x")) if rest else 1
+        digits = rest[0].removeprefix("x") if rest else "1"
+        weight = int(digits) if digits.isdigit() else 0
         if not sep or not version or weight < 1 or len(rest) > 1:
             raise ValueError(f"{path}: expected 'name==version [xN]', got {raw!r}")
         out.append((name, version, weight))

@@ -141,10 +141,11 @@ def test_sdists_join_the_corpus_with_licence_and_weight(tmp_path):
     files = corpus.iter_sdist(corpus.find_sdist(sd, "good-algos", "1.0"), "good-algos", "1.0")
     assert [(f.path, f.licence) for f in files] == [("good_algos-1.0.tar.gz!good_algos/clamp.py", "MIT")]
     assert corpus.iter_sdist(corpus.find_sdist(sd, "copyleft", "3.0"), "copyleft", "3.0") == []
-    with pytest.raises(ValueError, match="name==version"):
+    for bad_line in ("nopin x2", "a==1 xtwo", "a==1 x0"):
         bad = tmp_path / "bad.txt"
-        bad.write_text("nopin x2\n")
-        corpus.read_sdist_list(bad)
+        bad.write_text(bad_line + "\n")
+        with pytest.raises(ValueError, match="name==version"):
+            corpus.read_sdist_list(bad)
     if HUMANEVAL is None:
         return
     said = []
