@@ -98,10 +98,9 @@ def run(model: str = "embedded", repeats: int = 20, threads: int = 2, device: st
     t0 = time.perf_counter()
     engine = load_engine(model, device, **options)
     load_s = time.perf_counter() - t0
-    for key, value in (sampler or {}).items():  # SamplerConfig fields over the backend's defaults
-        if not hasattr(engine.sampler, key):
-            raise SystemExit(f"unknown sampler field {key!r}")
-        setattr(engine.sampler, key, value)
+    from benchmarks.sampler_variants import set_sampler
+
+    set_sampler(engine, sampler or {})
     text = code_text()
     sizes = [128, 512, 1024, 2048]
     st = step_times(engine, text, sizes, canvas=16, repeats=repeats)

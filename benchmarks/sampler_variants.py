@@ -38,6 +38,14 @@ def parse_variant(text: str) -> tuple[str, dict]:
     return name.strip() or "default", fields
 
 
+def set_sampler(engine, fields: dict) -> None:
+    """SamplerConfig fields over the engine's defaults (the backend's); an unknown field exits."""
+    for key, value in fields.items():
+        if not hasattr(engine.sampler, key):
+            raise SystemExit(f"unknown sampler field {key!r}")
+        setattr(engine.sampler, key, value)
+
+
 def run_variant(model: str, fields: dict, problems, subset: str) -> dict:
     from dg_lsp.evaluation.harness import engine_filler, evaluate, summarise
     from engine.api import load_engine
@@ -45,10 +53,7 @@ def run_variant(model: str, fields: dict, problems, subset: str) -> dict:
     fields = dict(fields)
     dtype = fields.pop("dtype", None)
     engine = load_engine(model, **({"dtype": dtype} if dtype else {}))
-    for key, value in fields.items():
-        if not hasattr(engine.sampler, key):
-            raise SystemExit(f"unknown sampler field {key!r}")
-        setattr(engine.sampler, key, value)
+    set_sampler(engine, fields)
     single = subset == "single-line"
     fill = engine_filler(engine, single_line=single, max_tokens=48 if single else 128)
     results = evaluate(problems, fill, defer_tests=True)
