@@ -142,6 +142,17 @@ class Block(nn.Module):
         causal = torch.ones(n, total, dtype=torch.bool, device=x.device).tril(diagonal=total - n)
         return self._finish(x, F.scaled_dot_product_attention(q, k, v, attn_mask=causal)), k, v
 
+    def stream_kv(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
+                  past_k: torch.Tensor | None, past_v: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """`forward_stream`'s keys and values alone (its queries, attention and MLP are unused)."""
+        b, n, _ = x.shape
+        kv = F.linear(self.attn_norm(x), self.qkv.weight[self.n_heads * self.head_dim:])
+        k, v = kv.view(b, n, 2, self.n_heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        k = apply_rope(k, cos, sin)
+        if past_k is not None:
+            k, v = torch.cat([past_k, k], dim=2), torch.cat([past_v, v], dim=2)
+        return k, v
+
     def forward_canvas(self, x: torch.Tensor, canvas_rope: tuple[torch.Tensor, torch.Tensor],
                        stream_ropes: list[tuple[torch.Tensor, torch.Tensor]],
                        ks: list[torch.Tensor], ctx_v: torch.Tensor | None) -> torch.Tensor:
@@ -196,10 +207,14 @@ class DiffusionCoder(nn.Module):
 
     # ---- inference: streams, then canvas steps --------------------------------------------------
     @torch.no_grad()
-    def encode_stream(self, ids: list[int], past: StreamCache | None = None) -> tuple[StreamCache, torch.Tensor]:
+    def encode_stream(self, ids: list[int], past: StreamCache | None = None,
+                      hidden: bool = True) -> tuple[StreamCache, torch.Tensor]:
         """Encode a context stream, reusing `past` for its longest common token prefix. Returns the
         cache and the hidden states of the tokens encoded now [1, n_new, D] (the AR baseline's
-        next-token logits come from the last one)."""
+        next-token logits come from the last one). With `hidden=False` the last block computes only
+        its keys and values — all a canvas reads of a stream — and skips its attention and MLP (a
+        quarter of a 4-layer model's context encoding); the states returned are then the last
+        block's input."""
         dev = self.embed.weight.device
         keep = 0
         if past is not None:
@@ -212,8 +227,13 @@ class DiffusionCoder(nn.Module):
         x = self.embed(torch.tensor([new], device=dev)) + self.kind.weight[0]
         cos, sin = self._rope(torch.arange(keep, keep + len(new), device=dev))
         ks, vs = [], []
+        last = len(self.blocks) - 1
         for i, block in enumerate(self.blocks):
-            x, k, v = block.forward_stream(x, cos, sin, past.k[i] if past else None, past.v[i] if past else None)
+            pk, pv = (past.k[i], past.v[i]) if past else (None, None)
+            if i == last and not hidden:
+                k, v = block.stream_kv(x, cos, sin, pk, pv)
+            else:
+                x, k, v = block.forward_stream(x, cos, sin, pk, pv)
             ks.append(k)
             vs.append(v)
         return StreamCache(list(ids), ks, vs), x

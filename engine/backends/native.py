@@ -115,7 +115,7 @@ class NativeBackend(Backend):
             if not ids:
                 caches.append(None)
                 continue
-            cache, fresh = self.model.encode_stream(ids, past)
+            cache, fresh = self.model.encode_stream(ids, past, hidden=False)
             reused += len(ids) - fresh.shape[1]  # hidden states come back only for re-encoded tokens
             caches.append(cache)
         layout.cached_tokens = reused

@@ -276,3 +276,18 @@ def test_our_models_write_left_to_right_where_unsure(engine):
 
     assert engine.sampler.fallback == "leftmost"
     assert Backend.sampler_defaults.get("fallback", "confident") == "confident"
+
+
+def test_context_keys_and_values_skip_the_last_blocks_attention_and_mlp(engine):
+    """`encode_stream(hidden=False)` (the native backend's) computes the last block's keys and values
+    alone: they equal the full pass's, with and without a cached prefix."""
+    model = engine.backend.model
+    ids = engine.backend.encode("def f(x):\n    return x + 1\n\nprint(f(2))\n")
+    full, _ = model.encode_stream(ids)
+    lean, _ = model.encode_stream(ids, hidden=False)
+    past, _ = model.encode_stream(ids[:5], hidden=False)
+    resumed, fresh = model.encode_stream(ids, past, hidden=False)
+    assert fresh.shape[1] == len(ids) - 5
+    for cache in (lean, resumed):
+        for a, b in zip(full.k + full.v, cache.k + cache.v):
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
