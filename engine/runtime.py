@@ -28,6 +28,7 @@ from engine.api import CancelToken, Candidate, Hole, InfillError, InfillRequest,
 from engine.backends.base import Backend
 from engine.canvas import Layout, budget_streams, cap_bucket, first_bucket, next_bucket
 from engine.sampler import CanvasState, SamplerConfig, denoise
+from engine.syntax import SyntaxGuard
 
 _WORD_END = re.compile(r"[A-Za-z0-9_]\Z")
 LEAD_MAX_TOKENS = 48  # a longer typed line stays in the context (token healing only)
@@ -191,9 +192,60 @@ class Engine:
                  for h, lead in zip(holes, leads)]
         return Layout(streams, sizes), leads
 
-    def _constraints(self, layout: Layout, leads: list[Lead]) -> dict[int, torch.Tensor]:
-        return {sl.start + len(lead.pinned): self._heal_mask(lead.heal)
-                for sl, lead in zip(layout.hole_slices(), leads) if lead.heal}
+    def _constraints(self, layout: Layout, leads: list[Lead],
+                     bans: dict[tuple[int, int], torch.Tensor] | None = None) -> dict[int, torch.Tensor]:
+        """Canvas position -> tokens allowed there ([V], or [B, V] per row): token healing's first
+        token, and the syntax guard's bans on ending a fill where it was reopened."""
+        out = {sl.start + len(lead.pinned): self._heal_mask(lead.heal)
+               for sl, lead in zip(layout.hole_slices(), leads) if lead.heal}
+        slices = layout.hole_slices()
+        for (hole, offset), allowed in (bans or {}).items():
+            pos = slices[hole].start + offset
+            out[pos] = allowed & out[pos] if pos in out else allowed
+        return out
+
+    def _ended(self, state: CanvasState, layout: Layout, holes: list[Hole]) -> torch.Tensor:
+        """[B, C] positions holding an end: end-of-middle, or a newline in a single-line hole."""
+        ended = torch.isin(state.tokens, self._eom)
+        line_end = self._line_end(layout, holes)
+        return ended | line_end.gather(1, state.tokens.T).T if line_end is not None else ended
+
+    def _reopen(self, rows: list[int], state: CanvasState, layout: Layout, holes: list[Hole],
+                leads: list[Lead], ended: torch.Tensor, bans: dict[tuple[int, int], torch.Tensor]) -> bool:
+        """The syntax guard (engine/syntax.py) for `rows`, whose fills leave more parse errors than
+        empty holes: each hole is reopened from its fill's first token that is not blank (`    if`
+        where the suffix wants an assignment), that token and an end are forbidden there (a blank
+        line would dodge the parse, not fill the hole), and the row's bans further right, about
+        another first word, are lifted. `ended` [B, C] marks positions holding an end. Returns
+        whether anything was reopened. (Reopening where the fill ended instead, so that it writes
+        on, measured worse: BENCHMARKS.md, "Session 7".)"""
+        B, V = state.tokens.shape[0], self.backend.vocab_size
+        dev = state.tokens.device
+        eom = torch.zeros(V, dtype=torch.bool, device=dev)
+        eom[self._eom] = True
+        texts = self.backend.token_texts()
+        reopened = False
+        for row in rows:
+            for i, (sl, hole, lead) in enumerate(zip(layout.hole_slices(), holes, leads)):
+                at = ended[row, sl].nonzero()
+                end = int(at[0]) if len(at) else sl.stop - sl.start
+                ids = state.tokens[row, sl].tolist()
+                w = next((k for k in range(len(lead.pinned), end) if texts[ids[k]].strip()), None)
+                if w is None:
+                    continue  # a blank fill: nothing to take back
+                banned = (eom | self._newline_tokens) if hole.single_line else eom.clone()
+                banned[ids[w]] = True
+                allowed = bans.setdefault((i, w), torch.ones(B, V, dtype=torch.bool, device=dev))
+                if not bool((allowed[row] & ~banned).any()):
+                    continue
+                for (h, off), other in bans.items():
+                    if h == i and off > w:
+                        other[row] = True
+                allowed[row] &= ~banned
+                state.committed[row, sl.start + w:sl.stop] = False
+                state.logp[row, sl.start + w:sl.stop] = 0.0
+                reopened = True
+        return reopened
 
     # ---- the request ----------------------------------------------------------------------------
     def infill(self, request: InfillRequest, cancel: CancelToken | None = None) -> InfillResult:
@@ -209,7 +261,7 @@ class Engine:
             ctx = self.backend.prepare(layout, request.cache_key)
             t2 = time.perf_counter()
             ms["context"] = (t2 - t1) * 1e3
-            state, layout, nfe = self._denoise(request, cfg, holes, leads, layout, ctx, cancel)
+            state, layout, nfe = self._denoise(request, cfg, texts, holes, leads, layout, ctx, cancel)
         t3 = time.perf_counter()
         ms["denoise"] = (t3 - t2) * 1e3
         candidates = [self._decode(state, layout, holes, leads, row) for row in range(request.candidates)]
@@ -233,7 +285,7 @@ class Engine:
             cfg.sync_every = 4  # fewer host syncs; extra steps on a finished canvas are no-ops
         return cfg
 
-    def _denoise(self, request: InfillRequest, cfg: SamplerConfig, holes: list[Hole], leads: list[Lead],
+    def _denoise(self, request: InfillRequest, cfg: SamplerConfig, texts: list[str], holes: list[Hole], leads: list[Lead],
                  layout: Layout, ctx, cancel: CancelToken | None):
         dev, B = self.backend.device, request.candidates
         gen = torch.Generator(device=dev)
@@ -251,22 +303,37 @@ class Engine:
                 state.tokens[:, at] = torch.tensor(lead.pinned, device=dev)
                 state.committed[:, at] = True
         caps = [cap_bucket(self.backend.buckets, h.max_tokens + len(lead.pinned)) for h, lead in zip(holes, leads)]
-        nfe = 0
+        guard = (SyntaxGuard.build(request.language, texts, [h.single_line for h in holes])
+                 if cfg.syntax_retries > 0 else None)
+        bans: dict[tuple[int, int], torch.Tensor] = {}  # (hole, offset in it) -> [B, V] tokens allowed there
+        nfe, tried = 0, []  # tried: the guard's rejected canvases, (errors per row, state, layout)
         while True:
             line_end = self._line_end(layout, holes)
             nfe += denoise(lambda x: self.backend.step(ctx, x, layout), state, layout.hole_index(dev), cfg=cfg,
                            mask_id=self.backend.mask_id, eom_ids=self._eom, fill_id=self._fill, temperatures=temps,
-                           constraints=self._constraints(layout, leads), line_end=line_end,
+                           constraints=self._constraints(layout, leads, bans), line_end=line_end,
                            noise_vocab=self.backend.vocab_size if self.backend.noise == "uniform" else 0,
                            cancel=cancel, generator=gen)
-            ended = torch.isin(state.tokens, self._eom)
-            if line_end is not None:
-                ended = ended | line_end.gather(1, state.tokens.T).T
+            ended = self._ended(state, layout, holes)
             grow = [i for i, sl in enumerate(layout.hole_slices())
                     if layout.hole_sizes[i] < caps[i] and not bool(ended[:, sl].any(1).all())]
-            if not grow:
+            if grow:
+                state, layout = self._grow(state, layout, grow, ended)
+                continue
+            if guard is None:
                 return state, layout, nfe
-            state, layout = self._grow(state, layout, grow, ended)
+            # The syntax guard, on a finished canvas (engine/syntax.py).
+            errs = [guard.errors(self._decode(state, layout, holes, leads, r).fills) for r in range(B)]
+            bad = [r for r, n in enumerate(errs) if n > guard.baseline]
+            if not bad:
+                return state, layout, nfe
+            if len(tried) < cfg.syntax_retries:
+                tried.append((errs, state.clone(), layout))
+                if self._reopen(bad, state, layout, holes, leads, ended, bans):
+                    continue
+            # out of retries (or nothing to reopen): the canvas with the fewest errors, the earliest on ties
+            best = min(range(len(tried) + 1), key=lambda k: (tried + [(errs,)])[k][0])
+            return (*tried[best][1:], nfe) if best < len(tried) else (state, layout, nfe)
 
     def _grow(self, state: CanvasState, layout: Layout, grow: list[int], ended: torch.Tensor) -> tuple[CanvasState, Layout]:
         """Give each full hole its next bucket: committed tokens stay; new positions are open, or

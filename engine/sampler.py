@@ -18,7 +18,10 @@ End runs (`end_run`, on by default): when an end-of-middle is committed, the ope
 left of it that also predict end-of-middle, contiguously and in the same hole, are committed with
 it. A canvas is trained as content followed by a run of end-of-middle tokens, so the run is one
 decision, not one per step; without this, an empty or short fill costs one forward pass per padding
-position (the run grows leftwards a position per step).
+position (the run grows leftwards a position per step). `end_run_conf` bounds what joins a run:
+far from the content the end is a position's most likely token without being likely (p 0.1–0.5 on
+the embedded model), and taking those ends along cut lines short (`    if len(`, the length trap in
+ARCHITECTURE.md); the embedded model's backend asks for 0.7.
 
 With `anchor_eom`, length is decided where the content ends: an end-of-middle prediction may be
 committed only at a hole's first position or right after a committed position. Padding at a canvas's tail is the
@@ -30,6 +33,9 @@ position of each hole instead of the row's most confident one (often padding at 
 the model is unsure the fill is written left to right, as in semi-autoregressive block decoding
 (LLaDA, Nie et al. 2025). The embedded model's backend turns it on (`NativeBackend.sampler_defaults`);
 other backends keep "confident". BENCHMARKS.md ("Session 4", "Session 6") has the comparisons.
+
+The syntax guard (`syntax_retries`, engine/syntax.py) acts between runs of this loop, in
+engine/runtime.py: it reopens a finished canvas whose fills do not parse, through `constraints`.
 """
 from __future__ import annotations
 
@@ -53,7 +59,9 @@ class SamplerConfig:
     # off by default: on the shipped checkpoint it lowers single-line pass@1 (0.017 -> 0) and parse rate
     sync_every: int = 1  # steps between host-side termination checks (raise on CUDA)
     end_run: bool = True  # commit an end-of-middle's contiguous run of end predictions with it
+    end_run_conf: float = 0.0  # a position joins an end run only when its end prediction is this sure
     line_lead: bool = True  # the typed start of the cursor's line goes into the canvas (engine/runtime.py)
+    syntax_retries: int = 0  # times the syntax guard may reopen a canvas (engine/syntax.py); 0 = off
     fallback: str = "confident"  # a step that passes no threshold commits the row's most "confident"
     # position, or the "leftmost" open position of each hole (see the module docstring)
 
@@ -67,6 +75,9 @@ class CanvasState:
     tokens: torch.Tensor  # [B, C] committed token (garbage where not committed)
     committed: torch.Tensor  # [B, C] bool
     logp: torch.Tensor  # [B, C] log-probability of each committed token when it was committed
+
+    def clone(self) -> "CanvasState":
+        return CanvasState(self.tokens.clone(), self.committed.clone(), self.logp.clone())
 
 
 def _leftmost(open_: torch.Tensor, hole_starts: torch.Tensor, hole_idx: torch.Tensor) -> torch.Tensor:
@@ -189,7 +200,8 @@ def denoise(step: Callable[[torch.Tensor], torch.Tensor], state: CanvasState, ho
         leftmost = _leftmost(eligible, hole_starts, hole_idx) if cfg.fallback == "leftmost" else None
         sel = _select(cfg.rule, cfg, conf, entropy, eligible, leftmost)
         if cfg.end_run:
-            sel = sel | _end_runs(sel, ends_pred, state, open_, torch.isin(state.tokens, eom_ids), hole_last)
+            sure_ends = ends_pred & (conf >= cfg.end_run_conf) if cfg.end_run_conf > 0 else ends_pred
+            sel = sel | _end_runs(sel, sure_ends, state, open_, torch.isin(state.tokens, eom_ids), hole_last)
         if prev_pred is not None:  # adaptive stop: stable and confident
             stable = ((pred == prev_pred) | ~open_).all(1) & (conf.masked_fill(~open_, 1.0).min(1).values >= cfg.stable_conf)
             sel = sel | (open_ & stable[:, None])

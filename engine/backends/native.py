@@ -29,7 +29,11 @@ class NativeBackend(Backend):
     # Our own models are unsure of most positions (few pass the threshold), and where they are
     # unsure, writing left to right beats committing the most confident position, which is often
     # padding at the canvas's tail (BENCHMARKS.md, "Session 6": pass@1 with each fallback).
-    sampler_defaults = {"fallback": "leftmost"}
+    # An end-of-middle joins an end run only when the model is fairly sure of it (`end_run_conf`): at
+    # a position far from the content the end is the most likely token without being likely (p 0.1-0.5),
+    # and committing those ends cut lines short (`    if len(`). The syntax guard may reopen a fill
+    # that leaves the file unparseable twice, each time at its first word (BENCHMARKS.md, "Session 7").
+    sampler_defaults = {"fallback": "leftmost", "end_run_conf": 0.7, "syntax_retries": 2}
 
     def __init__(self, model: DiffusionCoder, tokenizer, name: str, source: str, device: torch.device,
                  cache_size: int = 8, compile: bool | str | None = None):

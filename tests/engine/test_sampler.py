@@ -122,3 +122,24 @@ def test_leftmost_fallback_commits_each_holes_first_open_position():
     # committed positions are skipped: the first *open* one of each hole
     assert first_step("leftmost", [True, True, False, False, False, False, False, True]) == \
         [True, True, True, False, True, False, False, True]
+
+
+def test_end_run_takes_only_ends_the_model_is_sure_of():
+    """The length trap: far from the content the end is every position's most likely token without
+    being likely. With `end_run_conf` the run a committed end takes with it stops at the first position
+    whose end is less sure than that, so the fill keeps its room."""
+    def f(x):
+        logits = torch.full((1, 6, V), -4.0)
+        logits[0, :, A] = 0.0
+        logits[0, :, B] = 0.0
+        logits[0, :, EOM] = torch.tensor([-1.0, 0.5, 0.6, 2.5, 3.0, 5.0])  # p(end) .15 .44 .47 .85 .91 .99
+        return logits
+
+    def first_step(**kw) -> list[bool]:
+        state = CanvasState(torch.zeros(1, 6, dtype=torch.long), torch.zeros(1, 6, dtype=torch.bool), torch.zeros(1, 6))
+        denoise(f, state, torch.zeros(6, dtype=torch.long), cfg=SamplerConfig(max_steps=1, stable_conf=1.1, **kw),
+                mask_id=MASK, eom_ids=torch.tensor([EOM]), temperatures=torch.zeros(1))
+        return state.committed[0].tolist()
+
+    assert first_step() == [False, True, True, True, True, True]  # every end prediction joins the run
+    assert first_step(end_run_conf=0.7) == [False, False, False, True, True, True]
