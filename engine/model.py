@@ -86,6 +86,11 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
     return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)
 
 
+def padded_length(n: int) -> int:
+    """A stream encoding's padded width: a power of two up to 64 tokens, then a multiple of 64."""
+    return n if n <= 1 else 1 << (n - 1).bit_length() if n <= 64 else -(-n // 64) * 64
+
+
 @dataclass
 class StreamCache:
     """Keys/values of one context stream, rotated in the stream's own frame. k, v: per layer
@@ -207,14 +212,17 @@ class DiffusionCoder(nn.Module):
 
     # ---- inference: streams, then canvas steps --------------------------------------------------
     @torch.no_grad()
-    def encode_stream(self, ids: list[int], past: StreamCache | None = None,
-                      hidden: bool = True) -> tuple[StreamCache, torch.Tensor]:
+    def encode_stream(self, ids: list[int], past: StreamCache | None = None, hidden: bool = True,
+                      pad: bool = False) -> tuple[StreamCache, torch.Tensor]:
         """Encode a context stream, reusing `past` for its longest common token prefix. Returns the
         cache and the hidden states of the tokens encoded now [1, n_new, D] (the AR baseline's
         next-token logits come from the last one). With `hidden=False` the last block computes only
         its keys and values — all a canvas reads of a stream — and skips its attention and MLP (a
         quarter of a 4-layer model's context encoding); the states returned are then the last
-        block's input."""
+        block's input. With `pad` the new tokens are encoded padded to `padded_length` and the pads'
+        keys, values and states dropped: a stream is causal, so no real token sees a pad, and on a
+        CPU the matmuls then see a few shapes again and again instead of a new one per request
+        (oneDNN builds a kernel per shape: ~2x the time of a cached one, BENCHMARKS.md "Session 7")."""
         dev = self.embed.weight.device
         keep = 0
         if past is not None:
@@ -224,8 +232,10 @@ class DiffusionCoder(nn.Module):
                 keep -= 1
             past = past.truncated(keep) if keep else None
         new = ids[keep:]
-        x = self.embed(torch.tensor([new], device=dev)) + self.kind.weight[0]
-        cos, sin = self._rope(torch.arange(keep, keep + len(new), device=dev))
+        n = len(new)
+        width = padded_length(n) if pad else n
+        x = self.embed(torch.tensor([new + [self.cfg.pad_id] * (width - n)], device=dev)) + self.kind.weight[0]
+        cos, sin = self._rope(torch.arange(keep, keep + width, device=dev))
         ks, vs = [], []
         last = len(self.blocks) - 1
         for i, block in enumerate(self.blocks):
@@ -234,9 +244,9 @@ class DiffusionCoder(nn.Module):
                 k, v = block.stream_kv(x, cos, sin, pk, pv)
             else:
                 x, k, v = block.forward_stream(x, cos, sin, pk, pv)
-            ks.append(k)
-            vs.append(v)
-        return StreamCache(list(ids), ks, vs), x
+            ks.append(k[:, :, :keep + n] if width > n else k)
+            vs.append(v[:, :, :keep + n] if width > n else v)
+        return StreamCache(list(ids), ks, vs), x[:, :n]
 
     @staticmethod
     def context_values(streams: list[tuple[StreamCache, int]]) -> list[torch.Tensor]:

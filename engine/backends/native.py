@@ -34,6 +34,7 @@ class NativeBackend(Backend):
     # and committing those ends cut lines short (`    if len(`). The syntax guard may reopen a fill
     # that leaves the file unparseable twice, each time at its first word (BENCHMARKS.md, "Session 7").
     sampler_defaults = {"fallback": "leftmost", "end_run_conf": 0.7, "syntax_retries": 2}
+    pad_streams = True  # context encoded at a few padded widths (engine/model.py, `encode_stream`)
 
     def __init__(self, model: DiffusionCoder, tokenizer, name: str, source: str, device: torch.device,
                  cache_size: int = 8, compile: bool | str | None = None):
@@ -119,7 +120,7 @@ class NativeBackend(Backend):
             if not ids:
                 caches.append(None)
                 continue
-            cache, fresh = self.model.encode_stream(ids, past, hidden=False)
+            cache, fresh = self.model.encode_stream(ids, past, hidden=False, pad=self.pad_streams)
             reused += len(ids) - fresh.shape[1]  # hidden states come back only for re-encoded tokens
             caches.append(cache)
         layout.cached_tokens = reused

@@ -292,3 +292,24 @@ def test_context_keys_and_values_skip_the_last_blocks_attention_and_mlp(engine):
     for cache in (lean, resumed):
         for a, b in zip(full.k + full.v, cache.k + cache.v):
             torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_padded_stream_encoding_is_exact(engine):
+    """`pad=True` encodes at a padded width and drops the pads: keys, values and states equal the
+    unpadded encoding's (a stream is causal), fresh and after a cached prefix."""
+    from engine.model import padded_length
+
+    assert [padded_length(n) for n in (1, 3, 64, 65, 1000)] == [1, 4, 64, 128, 1024]
+    model = engine.backend.model
+    ids = engine.backend.encode("def f(x):\n    return x + 1\n\nprint(f(2))\n" * 3)
+    assert padded_length(len(ids)) > len(ids)
+    plain, h_plain = model.encode_stream(ids)
+    padded, h_padded = model.encode_stream(ids, pad=True)
+    past, _ = model.encode_stream(ids[:7], pad=True)
+    resumed, h_resumed = model.encode_stream(ids, past, pad=True)
+    torch.testing.assert_close(h_plain, h_padded, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(h_plain[:, 7:], h_resumed, rtol=1e-5, atol=1e-5)
+    for cache in (padded, resumed):
+        assert cache.k[0].shape[2] == len(ids)
+        for a, b in zip(plain.k + plain.v, cache.k + cache.v):
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
