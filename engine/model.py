@@ -159,23 +159,21 @@ class Block(nn.Module):
         return k, v
 
     def forward_canvas(self, x: torch.Tensor, canvas_rope: tuple[torch.Tensor, torch.Tensor],
-                       stream_ropes: list[tuple[torch.Tensor, torch.Tensor]],
-                       ks: list[torch.Tensor], ctx_v: torch.Tensor | None) -> torch.Tensor:
-        """Canvas tokens x [B, C, D] attend to every cached stream (query rotated into that stream's
-        frame) and to the whole canvas, under one softmax. `ctx_v` [1, H, n_ctx, Dh] holds the
-        streams' values concatenated once per request, so a step copies no context tensor."""
+                       ctx_k: torch.Tensor | None, ctx_v: torch.Tensor | None) -> torch.Tensor:
+        """Canvas tokens x [B, C, D] attend to the context and to the whole canvas, under one
+        softmax. `ctx_k`/`ctx_v` [1, H, n_ctx, Dh] hold every stream's keys (turned into document
+        positions) and values, concatenated once per request (`DiffusionCoder.context_kv`), so a step
+        rotates its queries once and copies no context tensor."""
         q, k, v = self._qkv(x)
         cos, sin = canvas_rope
-        k = apply_rope(k, cos, sin)
+        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
         scale = 1.0 / math.sqrt(self.head_dim)
-        scores = [apply_rope(q, c, s) @ sk.transpose(-1, -2) for (c, s), sk in zip(stream_ropes, ks)]
-        scores.append(apply_rope(q, cos, sin) @ k.transpose(-1, -2))
-        probs = torch.softmax(torch.cat(scores, dim=-1) * scale, dim=-1)  # [B, H, C, n_ctx + C]
-        n_ctx = probs.shape[-1] - x.shape[1]
-        out = probs[..., n_ctx:] @ v
-        if ctx_v is not None and n_ctx:
-            out = out + probs[..., :n_ctx] @ ctx_v
-        return self._finish(x, out)
+        own = q @ k.transpose(-1, -2)
+        if ctx_k is None:
+            return self._finish(x, torch.softmax(own * scale, dim=-1) @ v)
+        probs = torch.softmax(torch.cat([q @ ctx_k.transpose(-1, -2), own], dim=-1) * scale, dim=-1)
+        n_ctx = ctx_k.shape[2]  # probs [B, H, C, n_ctx + C]
+        return self._finish(x, probs[..., :n_ctx] @ ctx_v + probs[..., n_ctx:] @ v)
 
 
 class DiffusionCoder(nn.Module):
@@ -248,29 +246,38 @@ class DiffusionCoder(nn.Module):
             vs.append(v[:, :, :keep + n] if width > n else v)
         return StreamCache(list(ids), ks, vs), x[:, :n]
 
-    @staticmethod
-    def context_values(streams: list[tuple[StreamCache, int]]) -> list[torch.Tensor]:
-        """Per layer, every stream's values concatenated [1, H, n_ctx, Dh] (once per request)."""
+    def context_kv(self, streams: list[tuple[StreamCache, int]]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """Per layer, every stream's keys and values concatenated [1, H, n_ctx, Dh], once per request.
+        A stream's keys are cached in its own frame (token j at j); rotating them by the stream's
+        document offset o puts them at j + o (RoPE rotations compose), so canvas queries at document
+        positions score every stream in one product."""
         if not streams:
-            return []
-        return [torch.cat([s.v[i] for s, _ in streams], dim=2) for i in range(len(streams[0][0].v))]
+            return [], []
+        offsets = [self._rope(torch.tensor([off], device=self.embed.weight.device)) for _, off in streams]
+        keys, values = [], []
+        for i in range(len(streams[0][0].k)):
+            keys.append(torch.cat([apply_rope(s.k[i], c, sn) if off else s.k[i]
+                                   for (s, off), (c, sn) in zip(streams, offsets)], dim=2))
+            values.append(torch.cat([s.v[i] for s, _ in streams], dim=2))
+        return keys, values
 
-    def canvas_ropes(self, canvas_pos: torch.Tensor, offsets: list[int]):
-        """RoPE tables for a canvas layout: its own, and one per stream frame (reused every step)."""
-        return self._rope(canvas_pos), [self._rope(canvas_pos - off) for off in offsets]
+    def canvas_rope(self, canvas_pos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The canvas's RoPE tables in the model's number format (reused every step)."""
+        cos, sin = self._rope(canvas_pos)
+        dtype = self.embed.weight.dtype
+        return cos.to(dtype), sin.to(dtype)
 
     @torch.no_grad()
     def canvas_logits(self, canvas: torch.Tensor, canvas_pos: torch.Tensor,
-                      streams: list[tuple[StreamCache, int]], ropes=None, ctx_values=None) -> torch.Tensor:
+                      streams: list[tuple[StreamCache, int]], rope=None, ctx=None) -> torch.Tensor:
         """canvas [B, C] token ids (mask id where unknown); canvas_pos [C] document positions;
-        streams: (cache, document offset of its first token); ropes: `canvas_ropes(...)` if
-        precomputed; ctx_values: `context_values(streams)` if precomputed. Returns logits [B, C, V]."""
+        streams: (cache, document offset of its first token); rope: `canvas_rope(canvas_pos)` and
+        ctx: `context_kv(streams)` if precomputed. Returns logits [B, C, V]."""
         x = self.embed(canvas) + self.kind.weight[1]
-        canvas_rope, stream_ropes = ropes or self.canvas_ropes(canvas_pos, [off for _, off in streams])
-        values = ctx_values if ctx_values is not None else self.context_values(streams)
+        rope = rope or self.canvas_rope(canvas_pos)
+        keys, values = ctx if ctx is not None else self.context_kv(streams)
         for i, block in enumerate(self.blocks):
-            x = block.forward_canvas(x, canvas_rope, stream_ropes, [s.k[i] for s, _ in streams],
-                                     values[i] if values else None)
+            x = block.forward_canvas(x, rope, keys[i] if keys else None, values[i] if values else None)
         return self.logits(x)
 
 

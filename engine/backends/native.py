@@ -126,24 +126,24 @@ class NativeBackend(Backend):
         layout.cached_tokens = reused
         self.cache.put(cache_key, caches)
         streams = [(c, off) for c, off in zip(caches, layout.stream_offsets) if c is not None]
-        return NativeContext(streams, self.model.context_values(streams))
+        return NativeContext(streams, self.model.context_kv(streams))
 
     def step(self, ctx: "NativeContext", canvas: torch.Tensor, layout: Layout) -> torch.Tensor:
         key = tuple(layout.hole_sizes)  # with the request's streams, this fixes every position
         if ctx.rope_key != key:  # first step, or a hole grew: new tables
             pos = layout.canvas_positions(self.device)
-            ctx.rope_key, ctx.ropes = key, (pos, self.model.canvas_ropes(pos, [off for _, off in ctx.streams]))
-        pos, ropes = ctx.ropes
-        return self._canvas_logits(canvas, pos, ctx.streams, ropes, ctx.values)
+            ctx.rope_key, ctx.rope = key, (pos, self.model.canvas_rope(pos))
+        pos, rope = ctx.rope
+        return self._canvas_logits(canvas, pos, ctx.streams, rope, ctx.kv)
 
 
 @dataclass
 class NativeContext:
-    """One request's encoded context: stream caches with their document offsets, their values
-    merged per layer, and RoPE tables for the current canvas layout."""
+    """One request's encoded context: stream caches with their document offsets, their keys (at
+    document positions) and values merged per layer, and the current canvas layout's RoPE tables."""
 
     streams: list[tuple[StreamCache, int]]
-    values: list[torch.Tensor]
+    kv: tuple[list[torch.Tensor], list[torch.Tensor]]
     rope_key: tuple | None = None
-    ropes: tuple | None = None
+    rope: tuple | None = None
 

@@ -313,3 +313,38 @@ def test_padded_stream_encoding_is_exact(engine):
         assert cache.k[0].shape[2] == len(ids)
         for a, b in zip(plain.k + plain.v, cache.k + cache.v):
             torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_inference_scores_equal_the_training_forward(engine):
+    """Training runs whole rows (streams and canvases at document positions, a block mask); inference
+    runs cached streams whose keys are turned into document positions per request, and the canvas
+    alone. Same model, same numbers: a prefix, a two-hole canvas and a suffix through both paths."""
+    from engine.canvas import Layout
+    from engine.train.data import collate
+
+    backend, model = engine.backend, engine.backend.model
+    pre = backend.encode("def add(a, b):\n    total = a + b\n")
+    mid = backend.encode("\n    print(total)\n")
+    suf = backend.encode("\n\nprint(add(1, 2))\n")
+    holes = [[backend.mask_id, 17, backend.mask_id, 40], [backend.mask_id] * 3]
+    layout = Layout([pre, mid, suf], [len(h) for h in holes])
+    canvas = torch.tensor([holes[0] + holes[1]])
+    with torch.inference_mode():
+        cached = backend.step(backend.prepare(layout, None), canvas, layout)[0]
+    # the training row: streams first, then the canvas, each token at its document position
+    ids, pos, kind, sid = [], [], [], []
+    for s, (stream, off) in enumerate(zip(layout.streams, layout.stream_offsets)):
+        ids += stream
+        pos += list(range(off, off + len(stream)))
+        kind += [0] * len(stream)
+        sid += [s] * len(stream)
+    ids += canvas[0].tolist()
+    pos += layout.canvas_positions().tolist()
+    kind += [1] * canvas.shape[1]
+    sid += [-1] * canvas.shape[1]
+    n = len(ids)
+    batch = collate([(ids, [-100] * n, [0.0] * n, pos, kind, sid)], n, model.cfg.pad_id)
+    with torch.no_grad():
+        hidden = model(batch.ids, batch.pos, batch.kind, batch.mask)
+        full = model.logits(hidden[0, n - canvas.shape[1]:])
+    torch.testing.assert_close(cached, full, rtol=1e-4, atol=1e-4)
