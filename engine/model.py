@@ -8,9 +8,11 @@ to every stream and to every canvas — the canvas is the only place both sides 
 them at their true document offsets.
 
 Positions. RoPE (Su et al. 2021) with document positions. Because RoPE scores depend only on
-q_pos − k_pos, a stream's keys can be cached rotated in the stream's own frame (token j at j) and a
-canvas query at document position p is rotated by p − o for the stream that starts at offset o.
-Training uses document positions plus a block mask; inference uses frames; the scores are equal.
+q_pos − k_pos, a stream's keys can be cached rotated in the stream's own frame (token j at j), so a
+stream's cache survives text that moves it (typing before the suffix); each request rotates them
+once more by the stream's document offset o (rotations compose: j + o), and canvas queries at
+document positions then score every stream in one product. Training uses document positions plus
+a block mask; the scores are equal (tests/engine/test_engine.py).
 
 Objective (engine/train/train.py): masked diffusion on canvases (MDLM, Sahoo et al. 2024; LLaDA,
 Nie et al. 2025) plus next-token prediction on the causal context streams, which costs no extra
