@@ -327,11 +327,12 @@ class Engine:
             bad = [r for r, n in enumerate(errs) if n > guard.baseline]
             if not bad:
                 return state, layout, nfe
-            if len(tried) < cfg.syntax_retries:
+            if len(tried) < cfg.syntax_retries and nfe < cfg.syntax_pass_budget:
                 tried.append((errs, state.clone(), layout))
                 if self._reopen(bad, state, layout, holes, leads, ended, bans):
                     continue
-            # out of retries (or nothing to reopen): the canvas with the fewest errors, the earliest on ties
+            # out of retries or passes (or nothing to reopen): the canvas with the fewest errors, the
+            # earliest on ties
             best = min(range(len(tried) + 1), key=lambda k: (tried + [(errs,)])[k][0])
             return (*tried[best][1:], nfe) if best < len(tried) else (state, layout, nfe)
 

@@ -93,3 +93,10 @@ def test_the_guard_reads_single_line_fills_up_to_their_newline():
     guard = SyntaxGuard.build("python", ["def f():\n", "\n    return 1\n"], [True])
     assert guard.document(["    y = 2\n    junk ("]) == "def f():\n    y = 2\n    return 1\n"
     assert guard.errors(["    y = 2\n    junk ("]) == 0
+
+
+def test_the_guard_stops_reopening_when_the_pass_budget_is_spent(engine, monkeypatch):
+    """A request that has used its passes keeps the model's fill: the guard costs at most
+    `syntax_pass_budget` passes before its last reopening."""
+    monkeypatch.setattr(engine.sampler, "syntax_pass_budget", 1)
+    assert fill(engine, monkeypatch, retries=1) == "    if = (1)"
