@@ -195,7 +195,7 @@ class Engine:
     def _constraints(self, layout: Layout, leads: list[Lead],
                      bans: dict[tuple[int, int], torch.Tensor] | None = None) -> dict[int, torch.Tensor]:
         """Canvas position -> tokens allowed there ([V], or [B, V] per row): token healing's first
-        token, and the syntax guard's bans on ending a fill where it was reopened."""
+        token, and the syntax guard's bans at the first word of a reopened fill (that word, an end)."""
         out = {sl.start + len(lead.pinned): self._heal_mask(lead.heal)
                for sl, lead in zip(layout.hole_slices(), leads) if lead.heal}
         slices = layout.hole_slices()
@@ -204,11 +204,11 @@ class Engine:
             out[pos] = allowed & out[pos] if pos in out else allowed
         return out
 
-    def _ended(self, state: CanvasState, layout: Layout, holes: list[Hole]) -> torch.Tensor:
-        """[B, C] positions holding an end: end-of-middle, or a newline in a single-line hole."""
-        ended = torch.isin(state.tokens, self._eom)
-        line_end = self._line_end(layout, holes)
-        return ended | line_end.gather(1, state.tokens.T).T if line_end is not None else ended
+    def _ended(self, tokens: torch.Tensor, line_end: torch.Tensor | None) -> torch.Tensor:
+        """[B, C] positions holding an end: end-of-middle, or a newline in a single-line hole
+        (`line_end`: `_line_end` of the layout)."""
+        ended = torch.isin(tokens, self._eom)
+        return ended | line_end.gather(1, tokens.T).T if line_end is not None else ended
 
     def _reopen(self, rows: list[int], state: CanvasState, layout: Layout, holes: list[Hole],
                 leads: list[Lead], ended: torch.Tensor, bans: dict[tuple[int, int], torch.Tensor]) -> bool:
@@ -314,7 +314,7 @@ class Engine:
                            constraints=self._constraints(layout, leads, bans), line_end=line_end,
                            noise_vocab=self.backend.vocab_size if self.backend.noise == "uniform" else 0,
                            cancel=cancel, generator=gen)
-            ended = self._ended(state, layout, holes)
+            ended = self._ended(state.tokens, line_end)
             grow = [i for i, sl in enumerate(layout.hole_slices())
                     if layout.hole_sizes[i] < caps[i] and not bool(ended[:, sl].any(1).all())]
             if grow:
@@ -332,9 +332,9 @@ class Engine:
                 if self._reopen(bad, state, layout, holes, leads, ended, bans):
                     continue
             # out of retries or passes (or nothing to reopen): the canvas with the fewest errors, the
-            # earliest on ties
-            best = min(range(len(tried) + 1), key=lambda k: (tried + [(errs,)])[k][0])
-            return (*tried[best][1:], nfe) if best < len(tried) else (state, layout, nfe)
+            # earliest on ties (min keeps the first of equals)
+            _, state, layout = min(tried + [(errs, state, layout)], key=lambda t: t[0])
+            return state, layout, nfe
 
     def _grow(self, state: CanvasState, layout: Layout, grow: list[int], ended: torch.Tensor) -> tuple[CanvasState, Layout]:
         """Give each full hole its next bucket: committed tokens stay; new positions are open, or

@@ -1,12 +1,12 @@
-"""The syntax guard: a fill may not end where it leaves the document less parseable than the empty hole.
+"""The syntax guard: a fill may not leave the document less parseable than the empty hole does.
 
 Grammar-constrained decoding, checked where it is cheap to check: when a canvas is complete (every
 position committed), the document is parsed with the fills in place (tree-sitter, the server's grammar
 table in dg_lsp/languages.py, which imports no pygls). If it has more parse errors than the document
-with every hole left empty, the fill stopped too early (`    if len(`, `    return [`) or went wrong:
-the engine reopens each hole from where its fill ended and forbids ending there, so the model has to
-write on (`engine/runtime.py`). This is part of decoding, not a filter: no fill is dropped or
-rewritten, the model writes every token. The comparison with the empty hole makes the rule fair to a
+with every hole left empty, the fill went wrong at its first word (`    if x:` where the suffix
+wants an assignment): the engine reopens each hole from there and forbids that word, and an end, at
+that position, so the model writes another line (`Engine._reopen` in engine/runtime.py). This is
+part of decoding, not a filter: no fill is dropped or rewritten, the model writes every token. The comparison with the empty hole makes the rule fair to a
 document that is already broken elsewhere (a user mid-edit, a context cut by the token budget).
 """
 from __future__ import annotations
@@ -46,6 +46,3 @@ class SyntaxGuard:
         from dg_lsp.languages import count_errors
 
         return count_errors(self._parser.parse(self.document(fills).encode("utf-8", errors="surrogatepass")))
-
-    def adds_errors(self, fills: list[str]) -> bool:
-        return self.errors(fills) > self.baseline
