@@ -135,6 +135,18 @@ def save_checkpoint(out: Path, model, opt, step: int, tokens: int, rng: random.R
     tmp.rename(final)
 
 
+def load_optimizer(ck: Path, model, opt) -> None:
+    """AdamW's moments and step counts from a checkpoint folder's optim.safetensors."""
+    from safetensors.torch import load_file
+
+    opt_tensors = load_file(str(ck / "optim.safetensors"))
+    for n, p in model.named_parameters():
+        if f"{n}::exp_avg" in opt_tensors:
+            opt.state[p] = {"exp_avg": opt_tensors[f"{n}::exp_avg"].to(p.device),
+                            "exp_avg_sq": opt_tensors[f"{n}::exp_avg_sq"].to(p.device),
+                            "step": opt_tensors[f"{n}::step"].reshape(()).clone()}
+
+
 def load_checkpoint(out: Path, model, opt) -> tuple[int, int, random.Random | None]:
     from safetensors.torch import load_file
 
@@ -142,12 +154,7 @@ def load_checkpoint(out: Path, model, opt) -> tuple[int, int, random.Random | No
     if not (ck / "state.json").exists():
         return 0, 0, None
     model.load_state_dict(load_file(str(ck / "model.safetensors")))
-    opt_tensors = load_file(str(ck / "optim.safetensors"))
-    for n, p in model.named_parameters():
-        if f"{n}::exp_avg" in opt_tensors:
-            opt.state[p] = {"exp_avg": opt_tensors[f"{n}::exp_avg"].to(p.device),
-                            "exp_avg_sq": opt_tensors[f"{n}::exp_avg_sq"].to(p.device),
-                            "step": opt_tensors[f"{n}::step"].reshape(()).clone()}
+    load_optimizer(ck, model, opt)
     state = json.loads((ck / "state.json").read_text())
     rng = random.Random()
     import ast
@@ -203,7 +210,7 @@ def train(cfg: TrainConfig, out: Path, max_minutes: float | None = None, log=pri
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
                              {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.95))
     step, tokens, rng = load_checkpoint(out, model, opt)
-    if not step and init is not None:  # warm start from shipped weights (a new optimizer)
+    if not step and init is not None:  # warm start: shipped weights (a new optimizer) or a run's ckpt/
         from safetensors.torch import load_file
 
         init_tok = Path(init) / "tokenizer.json"
@@ -213,10 +220,15 @@ def train(cfg: TrainConfig, out: Path, max_minutes: float | None = None, log=pri
                              f"(copy {init_tok} to {cfg.tokenizer})")
 
         model.load_state_dict({k: v.float() for k, v in load_file(str(Path(init) / "model.safetensors")).items()})
+        if init_tokens is None and (Path(init) / "state.json").exists():  # a run's checkpoint
+            init_tokens = json.loads((Path(init) / "state.json").read_text())["tokens"]
         if init_tokens is None:
             init_tokens = json.loads((Path(init) / "config.json").read_text()).get("tokens_seen", 0)
         tokens = int(init_tokens)
-        log(f"initialised from {init} ({tokens} tokens seen before)")
+        if (Path(init) / "optim.safetensors").exists():  # another run's checkpoint: keep its moments
+            load_optimizer(Path(init), model, opt)
+        log(f"initialised from {init} ({tokens} tokens seen before"
+            f"{', optimizer state kept' if opt.state else ''})")
     rng = rng or random.Random(cfg.seed)
     if step:
         log(f"resumed from {out / 'ckpt'} at step {step} ({tokens} tokens)")
@@ -290,7 +302,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--precision", choices=PRECISIONS, default=None,
                     help="float32, or bf16-mixed (bfloat16 autocast; weights and optimizer stay float32)")
     ap.add_argument("--init", type=Path, default=None,
-                    help="start from this model folder's weights (e.g. engine/weights) when --out has no checkpoint")
+                    help="start from this model folder's weights (e.g. engine/weights) when --out has no checkpoint; "
+                         "a run's ckpt/ folder also gives its optimizer state and tokens seen")
     ap.add_argument("--init-tokens", type=int, default=None,
                     help="tokens seen by the --init weights (default: its config.json's tokens_seen, else 0)")
     args = ap.parse_args(argv)

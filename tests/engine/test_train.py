@@ -284,6 +284,38 @@ def test_warm_start_keeps_counting_tokens_and_refuses_another_tokenizer(tmp_path
         train(cfg, tmp_path / "run2", log=said.append, init=init)
 
 
+def test_warm_start_from_a_runs_checkpoint_keeps_its_optimizer_state(tmp_path):
+    """--init run/ckpt: a new run (its own schedule, its own folder) starts from that checkpoint's
+    weights, AdamW moments and step counts, and counts on from its tokens; a shipped folder, which
+    has no optimizer state, starts a new optimizer."""
+    from safetensors.torch import load_file
+
+    from engine.model import DiffusionCoder, ModelConfig
+    from engine.train.train import TrainConfig, load_optimizer, train
+
+    cdir = _tiny_corpus(tmp_path / "corpus")
+    shipped = Path(corpus.__file__).parents[1] / "weights" / "tokenizer.json"
+    model_cfg = {"d_model": 64, "n_layers": 2, "n_heads": 2, "ffn_hidden": 128}
+    cfg = TrainConfig(model=model_cfg, corpus=str(cdir), tokenizer=str(shipped), batch_size=2, seq_len=128,
+                      prefix_tokens=64, suffix_tokens=32, warmup_steps=1, max_steps=3, eval_every=3,
+                      eval_batches=1, threads=1)
+    first = train(cfg, tmp_path / "run1", log=lambda s: None)
+    ck = tmp_path / "run1" / "ckpt"
+    moments = load_file(str(ck / "optim.safetensors"))
+    model = DiffusionCoder(ModelConfig.from_dict({**model_cfg, "vocab_size": 8192}))
+    opt = torch.optim.AdamW(model.parameters())
+    load_optimizer(ck, model, opt)
+    name, p = next(iter(model.named_parameters()))
+    assert torch.equal(opt.state[p]["exp_avg"], moments[f"{name}::exp_avg"]) and int(opt.state[p]["step"]) == 3
+    said = []
+    cfg.max_steps, cfg.seed = 2, 1
+    second = train(cfg, tmp_path / "run2", log=said.append, init=ck)
+    assert any(f"{first['tokens']} tokens seen before, optimizer state kept" in s for s in said)
+    assert second["tokens"] > first["tokens"]
+    after = load_file(str(tmp_path / "run2" / "ckpt" / "optim.safetensors"))
+    assert int(after[f"{name}::step"].item()) == 3 + 2  # Adam's step counts went on from the checkpoint's
+
+
 def test_examples_fit_seq_len_with_whole_canvases(tmp_path):
     """The context gives way when a row would not fit: collate cuts a row's end, where its
     canvases are, and a canvas cut short is a layout inference never shows."""
