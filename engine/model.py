@@ -161,21 +161,21 @@ class Block(nn.Module):
         return k, v
 
     def forward_canvas(self, x: torch.Tensor, canvas_rope: tuple[torch.Tensor, torch.Tensor],
-                       ctx_k: torch.Tensor | None, ctx_v: torch.Tensor | None) -> torch.Tensor:
+                       keys: torch.Tensor | None, values: torch.Tensor | None) -> torch.Tensor:
         """Canvas tokens x [B, C, D] attend to the context and to the whole canvas, under one
-        softmax. `ctx_k`/`ctx_v` [1, H, n_ctx, Dh] hold every stream's keys (turned into document
-        positions) and values, concatenated once per request (`DiffusionCoder.context_kv`), so a step
-        rotates its queries once and copies no context tensor."""
+        softmax. `keys`/`values` [B, H, n_ctx + C, Dh] hold every stream's keys (turned into
+        document positions) and values in front, written once per request
+        (`DiffusionCoder.kv_buffers`); the step writes the canvas's own behind them, so attention
+        is one fused call (SDPA) over one tensor and no context tensor is copied. None: no context."""
         q, k, v = self._qkv(x)
         cos, sin = canvas_rope
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
-        scale = 1.0 / math.sqrt(self.head_dim)
-        own = q @ k.transpose(-1, -2)
-        if ctx_k is None:
-            return self._finish(x, torch.softmax(own * scale, dim=-1) @ v)
-        probs = torch.softmax(torch.cat([q @ ctx_k.transpose(-1, -2), own], dim=-1) * scale, dim=-1)
-        n_ctx = ctx_k.shape[2]  # probs [B, H, C, n_ctx + C]
-        return self._finish(x, probs[..., :n_ctx] @ ctx_v + probs[..., n_ctx:] @ v)
+        if keys is None:
+            return self._finish(x, F.scaled_dot_product_attention(q, k, v))
+        n_ctx = keys.shape[2] - k.shape[2]
+        keys[:, :, n_ctx:] = k
+        values[:, :, n_ctx:] = v
+        return self._finish(x, F.scaled_dot_product_attention(q, keys, values))
 
 
 class DiffusionCoder(nn.Module):
@@ -263,6 +263,23 @@ class DiffusionCoder(nn.Module):
             values.append(torch.cat([s.v[i] for s, _ in streams], dim=2))
         return keys, values
 
+    @staticmethod
+    def kv_buffers(ctx_kv: tuple[list[torch.Tensor], list[torch.Tensor]], batch: int,
+                   canvas_len: int) -> tuple[list[torch.Tensor], list[torch.Tensor]] | None:
+        """Per layer, key and value buffers [batch, H, n_ctx + canvas_len, Dh] holding `context_kv`'s
+        tensors in front, for `forward_canvas` to write the canvas's keys and values behind (once
+        per request and canvas shape). None when there is no context."""
+        keys, values = ctx_kv
+        if not keys:
+            return None
+
+        def buffer(t: torch.Tensor) -> torch.Tensor:
+            b = t.new_empty(batch, t.shape[1], t.shape[2] + canvas_len, t.shape[3])
+            b[:, :, :t.shape[2]] = t
+            return b
+
+        return [buffer(t) for t in keys], [buffer(t) for t in values]
+
     def canvas_rope(self, canvas_pos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The canvas's RoPE tables in the model's number format (reused every step)."""
         cos, sin = self._rope(canvas_pos)
@@ -271,13 +288,16 @@ class DiffusionCoder(nn.Module):
 
     @torch.no_grad()
     def canvas_logits(self, canvas: torch.Tensor, canvas_pos: torch.Tensor,
-                      streams: list[tuple[StreamCache, int]], rope=None, ctx=None) -> torch.Tensor:
+                      streams: list[tuple[StreamCache, int]], rope=None, buffers=None) -> torch.Tensor:
         """canvas [B, C] token ids (mask id where unknown); canvas_pos [C] document positions;
         streams: (cache, document offset of its first token); rope: `canvas_rope(canvas_pos)` and
-        ctx: `context_kv(streams)` if precomputed. Returns logits [B, C, V]."""
+        buffers: `kv_buffers(context_kv(streams), B, C)` if precomputed (a step writes into them).
+        Returns logits [B, C, V]."""
         x = self.embed(canvas) + self.kind.weight[1]
         rope = rope or self.canvas_rope(canvas_pos)
-        keys, values = ctx if ctx is not None else self.context_kv(streams)
+        if buffers is None and streams:
+            buffers = self.kv_buffers(self.context_kv(streams), canvas.shape[0], canvas.shape[1])
+        keys, values = buffers or (None, None)
         for i, block in enumerate(self.blocks):
             x = block.forward_canvas(x, rope, keys[i] if keys else None, values[i] if values else None)
         return self.logits(x)

@@ -184,16 +184,22 @@ def denoise(step: Callable[[torch.Tensor], torch.Tensor], state: CanvasState, ho
         logits[..., mask_id] = float("-inf")
         for pos, allowed in (constraints or {}).items():
             logits[:, pos].masked_fill_(~allowed, float("-inf"))
-        logp = torch.log_softmax(logits, dim=-1)
-        pred = logp.argmax(-1)
+        # log-probabilities only where needed: the normaliser per position, the chosen token's
+        # logit less it (a full [B, C, V] log_softmax costs as much as a small model's layer)
+        lse = torch.logsumexp(logits, dim=-1)  # [B, C]
+        pred = logits.argmax(-1)
         if any_sampled:
             t = temperatures.clamp(min=1e-4)[:, None, None]
-            gumbel = -torch.log(-torch.log(torch.rand(logp.shape, device=logp.device, generator=generator).clamp(1e-9, 1)))
-            sampled = (logp / t + gumbel).argmax(-1)
+            gumbel = -torch.log(-torch.log(torch.rand(logits.shape, device=logits.device, generator=generator).clamp(1e-9, 1)))
+            sampled = (logits / t + gumbel).argmax(-1)  # the normaliser does not move an argmax
             pred = torch.where(sample_rows[:, None], sampled, pred)
-        chosen = logp.gather(-1, pred[..., None])[..., 0]  # [B, C]
+        chosen = logits.gather(-1, pred[..., None])[..., 0] - lse  # [B, C]
         conf = chosen.exp()
-        entropy = -(logp.exp() * logp.nan_to_num(neginf=0.0)).sum(-1) if cfg.rule == "entropy" else conf
+        if cfg.rule == "entropy":
+            logp = logits - lse[..., None]
+            entropy = -(logp.exp() * logp.nan_to_num(neginf=0.0)).sum(-1)
+        else:
+            entropy = conf
         open_ = ~state.committed
         anchored = torch.ones_like(open_)  # position 0 of a hole, or its left neighbour is committed
         anchored[:, 1:] = state.committed[:, :-1] | hole_starts[1:]

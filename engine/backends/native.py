@@ -129,21 +129,25 @@ class NativeBackend(Backend):
         return NativeContext(streams, self.model.context_kv(streams))
 
     def step(self, ctx: "NativeContext", canvas: torch.Tensor, layout: Layout) -> torch.Tensor:
-        key = tuple(layout.hole_sizes)  # with the request's streams, this fixes every position
-        if ctx.rope_key != key:  # first step, or a hole grew: new tables
+        key = (canvas.shape[0], *layout.hole_sizes)  # with the request's streams, this fixes every position
+        if ctx.rope_key != key:  # first step, or a hole grew: new tables and attention buffers
             pos = layout.canvas_positions(self.device)
             ctx.rope_key, ctx.rope = key, (pos, self.model.canvas_rope(pos))
+            ctx.buffers = self.model.kv_buffers(ctx.kv, canvas.shape[0], canvas.shape[1])
         pos, rope = ctx.rope
-        return self._canvas_logits(canvas, pos, ctx.streams, rope, ctx.kv)
+        return self._canvas_logits(canvas, pos, ctx.streams, rope, ctx.buffers)
 
 
 @dataclass
 class NativeContext:
     """One request's encoded context: stream caches with their document offsets, their keys (at
-    document positions) and values merged per layer, and the current canvas layout's RoPE tables."""
+    document positions) and values merged per layer, and, for the current batch and canvas layout,
+    the RoPE tables and the attention buffers (the context's keys and values with room for the
+    canvas's behind them)."""
 
     streams: list[tuple[StreamCache, int]]
     kv: tuple[list[torch.Tensor], list[torch.Tensor]]
     rope_key: tuple | None = None
     rope: tuple | None = None
+    buffers: tuple | None = None
 
