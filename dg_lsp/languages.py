@@ -29,6 +29,10 @@ class LanguageSpec:
     comment: str = "//"
     statement_suffixes: tuple[str, ...] = ("statement", "declaration", "definition", "declarator",
                                            "expression", "assignment", "pair", "field", "item")
+    # Indentation languages: the keywords that begin a line opening an indented block. There the
+    # next line's indentation says what kind a line is (deeper: it opens a block), and the syntax
+    # guard (engine/syntax.py) restarts a fill of the wrong kind with the whole kind forbidden.
+    headers: frozenset[str] = frozenset()
 
 
 _C_SCOPES = frozenset({"function_definition", "struct_specifier", "enum_specifier", "union_specifier"})
@@ -40,7 +44,9 @@ SPECS: dict[str, LanguageSpec] = {
         "python", "tree_sitter_python",
         scopes=frozenset({"function_definition", "class_definition", "decorated_definition"}),
         imports=frozenset({"import_statement", "import_from_statement", "future_import_statement"}),
-        blocks=frozenset({"block"}), openers=(":",), comment="#"),
+        blocks=frozenset({"block"}), openers=(":",), comment="#",
+        headers=frozenset({"if", "elif", "else", "for", "while", "try", "except", "finally", "with",
+                           "def", "class", "async", "match", "case"})),
     "javascript": LanguageSpec(
         "javascript", "tree_sitter_javascript",
         scopes=frozenset({"function_declaration", "class_declaration", "method_definition",

@@ -31,6 +31,7 @@ from engine.sampler import CanvasState, SamplerConfig, denoise
 from engine.syntax import SyntaxGuard
 
 _WORD_END = re.compile(r"[A-Za-z0-9_]\Z")
+_FIRST_WORD = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)")
 LEAD_MAX_TOKENS = 48  # a longer typed line stays in the context (token healing only)
 
 
@@ -157,6 +158,12 @@ class Engine:
         single = torch.tensor([holes[i].single_line for i in layout.hole_index().tolist()], device=self.backend.device)
         return single[:, None] & self._newline_tokens[None, :]
 
+    @lru_cache(maxsize=8)
+    def _header_tokens(self, headers: frozenset[str]) -> torch.Tensor:
+        """[V] bool: tokens whose first word is one of `headers` (` if`, `else:`; not ` iffy`)."""
+        words = [_FIRST_WORD.match(t) for t in self.backend.token_texts()]
+        return torch.tensor([bool(m) and m.group(1) in headers for m in words], device=self.backend.device)
+
     @lru_cache(maxsize=256)
     def _heal_mask(self, text: str) -> torch.Tensor | None:
         allowed = torch.tensor([t.startswith(text) for t in self.backend.token_texts()], device=self.backend.device)
@@ -210,13 +217,16 @@ class Engine:
         ended = torch.isin(tokens, self._eom)
         return ended | line_end.gather(1, tokens.T).T if line_end is not None else ended
 
-    def _reopen(self, rows: list[int], state: CanvasState, layout: Layout, holes: list[Hole],
-                leads: list[Lead], ended: torch.Tensor, bans: dict[tuple[int, int], torch.Tensor]) -> bool:
-        """The syntax guard (engine/syntax.py) for `rows`, whose fills leave more parse errors than
-        empty holes: each hole is reopened from its fill's first token that is not blank (`    if`
-        where the suffix wants an assignment), that token and an end are forbidden there (a blank
-        line would dodge the parse, not fill the hole), and the row's bans further right, about
-        another first word, are lifted. `ended` [B, C] marks positions holding an end. Returns
+    def _reopen(self, rows: dict[int, tuple[int, ...]], state: CanvasState, layout: Layout, holes: list[Hole],
+                leads: list[Lead], ended: torch.Tensor, bans: dict[tuple[int, int], torch.Tensor],
+                guard: SyntaxGuard, fills: list[list[str]]) -> bool:
+        """The syntax guard (engine/syntax.py) for `rows` (row -> its holes at fault), whose fills
+        (`fills[row]`) broke the document where they are (`SyntaxGuard.judge`): each such hole is reopened from its fill's first token that is not
+        blank (`    if` where the suffix wants an assignment), that token and an end are forbidden
+        there (a blank line would dodge the parse, not fill the hole), and the row's bans further
+        right, about another first word, are lifted. Where the next line's indentation says the line
+        is of the other kind (`guard.opens_block`), the whole kind is forbidden there: every block
+        keyword, or every word but those. `ended` [B, C] marks positions holding an end. Returns
         whether anything was reopened. (Reopening where the fill ended instead, so that it writes
         on, measured worse: BENCHMARKS.md, "Session 7".)"""
         B, V = state.tokens.shape[0], self.backend.vocab_size
@@ -225,8 +235,10 @@ class Engine:
         eom[self._eom] = True
         texts = self.backend.token_texts()
         reopened = False
-        for row in rows:
+        for row, faulty in rows.items():
             for i, (sl, hole, lead) in enumerate(zip(layout.hole_slices(), holes, leads)):
+                if i not in faulty:
+                    continue
                 at = ended[row, sl].nonzero()
                 end = int(at[0]) if len(at) else sl.stop - sl.start
                 ids = state.tokens[row, sl].tolist()
@@ -235,9 +247,18 @@ class Engine:
                     continue  # a blank fill: nothing to take back
                 banned = (eom | self._newline_tokens) if hole.single_line else eom.clone()
                 banned[ids[w]] = True
+                block = guard.opens_block(i, fills[row][i])
+                if block is not None:
+                    headers = self._header_tokens(guard.headers)
+                    if not block and bool(headers[ids[w]]):  # a block header over a line no deeper
+                        banned |= headers
+                    elif block and not bool(headers[ids[w]]):  # a plain line over a deeper one
+                        banned |= ~headers
                 allowed = bans.setdefault((i, w), torch.ones(B, V, dtype=torch.bool, device=dev))
-                if not bool((allowed[row] & ~banned).any()):
-                    continue
+                heal = self._heal_mask(lead.heal) if lead.heal and w == len(lead.pinned) else None
+                left = allowed[row] & ~banned
+                if not bool((left if heal is None else left & heal).any()):
+                    continue  # nothing the position could hold (with the typed start it must match)
                 for (h, off), other in bans.items():
                     if h == i and off > w:
                         other[row] = True
@@ -306,7 +327,7 @@ class Engine:
         guard = (SyntaxGuard.build(request.language, texts, [h.single_line for h in holes])
                  if cfg.syntax_retries > 0 else None)
         bans: dict[tuple[int, int], torch.Tensor] = {}  # (hole, offset in it) -> [B, V] tokens allowed there
-        nfe, tried = 0, []  # tried: the guard's rejected canvases, (errors per row, state, layout)
+        nfe, tried = 0, []  # tried: the guard's rejected canvases, (the guard's keys per row, state, layout)
         while True:
             line_end = self._line_end(layout, holes)
             nfe += denoise(lambda x: self.backend.step(ctx, x, layout), state, layout.hole_index(dev), cfg=cfg,
@@ -323,13 +344,15 @@ class Engine:
             if guard is None:
                 return state, layout, nfe
             # The syntax guard, on a finished canvas (engine/syntax.py).
-            errs = [guard.errors(self._decode(state, layout, holes, leads, r).fills) for r in range(B)]
-            bad = [r for r, n in enumerate(errs) if n > guard.baseline]
+            fills = [self._decode(state, layout, holes, leads, r).fills for r in range(B)]
+            verdicts = [guard.judge(f) for f in fills]
+            bad = {r: faulty for r, (faulty, _) in enumerate(verdicts) if faulty}
             if not bad:
                 return state, layout, nfe
+            errs = [key for _, key in verdicts]
             if len(tried) < cfg.syntax_retries and nfe < cfg.syntax_pass_budget:
                 tried.append((errs, state.clone(), layout))
-                if self._reopen(bad, state, layout, holes, leads, ended, bans):
+                if self._reopen(bad, state, layout, holes, leads, ended, bans, guard, fills):
                     continue
             # out of retries or passes (or nothing to reopen): the canvas with the fewest errors, the
             # earliest on ties (min keeps the first of equals)

@@ -1,26 +1,45 @@
-"""The syntax guard: a fill may not leave the document less parseable than the empty hole does.
+"""The syntax guard: a fill may not break the document where the fill is.
 
-Grammar-constrained decoding, checked where it is cheap to check: when a canvas is complete (every
-position committed), the document is parsed with the fills in place (tree-sitter, the server's grammar
-table in dg_lsp/languages.py, which imports no pygls). If it has more parse errors than the document
-with every hole left empty, the fill went wrong at its first word (`    if x:` where the suffix
-wants an assignment): the engine reopens each hole from there and forbids that word, and an end, at
-that position, so the model writes another line (`Engine._reopen` in engine/runtime.py). This is
-part of decoding, not a filter: no fill is dropped or rewritten, the model writes every token. The comparison with the empty hole makes the rule fair to a
-document that is already broken elsewhere (a user mid-edit, a context cut by the token budget).
+Grammar-checked decoding, checked where it is cheap to check: when a canvas is complete (every
+position committed), the document is parsed with the fills in place and judged (`judge`). If the
+fills broke it, each hole is reopened from its fill's first word and that word, and an end, are
+forbidden at that position, so the model writes another line (`Engine._reopen` in
+engine/runtime.py). This is part of decoding, not a filter: no fill is dropped or rewritten, the
+model writes every token.
+
+Python is judged by Python's own parser (`compile`, as `ast.parse`): a fill is bad when the first
+syntax error lies on the fill's lines or the line after them (`for c in xs:` over a line that is not
+indented deeper: "expected an indented block"; `total = 0` over a deeper one: "unexpected indent").
+tree-sitter's Python grammar accepts both — an empty `block`, a stray indent — and on HumanEval it
+passed 429 of 459 single-line fills that do not parse (BENCHMARKS.md, "Session 8"). An error above
+the hole hides everything after it from the parser; there, and for every other language, the
+tree-sitter grammar (the server's table in dg_lsp/languages.py, which imports no pygls) counts
+errors and a fill is bad when the document has more than with every hole left empty, which keeps
+the rule fair to a document already broken elsewhere (a user mid-edit, a context cut by the token
+budget).
+
+In an indentation language the next line's indentation also tells what kind of line a single-line
+hole holds: a deeper next line means it opens a block, any other means it must not. A bad fill of
+the wrong kind is reopened with the whole kind forbidden at its first word — every block keyword, or
+every other word — not just the word it had (`opens_block`; the keywords are the language's
+`headers`): forbidding `if` alone let the model write `for … :` next.
 """
 from __future__ import annotations
 
+import ast
 from typing import Any
 
 MAX_CHARS = 200_000  # a bigger document is not guarded: a parse per check would cost too much
 
 
 class SyntaxGuard:
-    def __init__(self, parser: Any, texts: list[str], single_line: list[bool]):
+    def __init__(self, parser: Any, texts: list[str], single_line: list[bool], headers: frozenset[str] = frozenset(),
+                 python: bool = False):
         self._parser = parser
         self._texts = texts
         self._single = single_line
+        self._python = python
+        self.headers = headers  # block keywords of an indentation language (dg_lsp/languages.py)
         self.baseline = self.errors([""] * len(single_line))
 
     @classmethod
@@ -32,17 +51,75 @@ class SyntaxGuard:
         from dg_lsp import languages
 
         parser = languages.parser_for(language)
-        return None if parser is None else cls(parser, texts, single_line)
+        spec = languages.spec_for(language)
+        if parser is None or spec is None:
+            return None
+        return cls(parser, texts, single_line, spec.headers, python=spec.name == "python")
 
     def document(self, fills: list[str]) -> str:
         """The text with `fills` in its holes, as an editor holds it after accepting them (a
         single-line fill ends at its first newline: the line's own newline follows the hole)."""
         out = [self._texts[0]]
-        for fill, single, text in zip(fills, self._single, self._texts[1:]):
-            out += [fill.split("\n", 1)[0] if single else fill, text]
+        for fill, single, text in zip(self._fills(fills), self._single, self._texts[1:]):
+            out += [fill, text]
         return "".join(out)
 
+    def _fills(self, fills: list[str]) -> list[str]:
+        return [f.split("\n", 1)[0] if single else f for f, single in zip(fills, self._single)]
+
     def errors(self, fills: list[str]) -> int:
+        """tree-sitter's count of ERROR and MISSING nodes in the document with `fills`."""
         from dg_lsp.languages import count_errors
 
         return count_errors(self._parser.parse(self.document(fills).encode("utf-8", errors="surrogatepass")))
+
+    def judge(self, fills: list[str]) -> tuple[tuple[int, ...], tuple[int, int]]:
+        """(the holes whose fills broke the document where they are — none when it is fine, a key
+        that orders fills from better to worse for the fallback's pick). Python names the hole whose
+        lines hold the first error; tree-sitter's count blames every hole."""
+        count = self.errors(fills)
+        if self._python:
+            line = self._python_error_line(fills)
+            if line is None:
+                return (), (0, count)
+            if line >= self._first_hole_line():  # else hidden by an error above
+                faulty = tuple(i for i, (lo, hi) in enumerate(self._windows(fills)) if lo <= line <= hi)
+                return faulty, (int(bool(faulty)), count)
+        worse = count > self.baseline
+        return tuple(range(len(fills))) if worse else (), (int(worse), count)
+
+    def _python_error_line(self, fills: list[str]) -> int | None:
+        """The line (1-based) of the first syntax error Python finds, None when the document parses."""
+        try:
+            compile(self.document(fills), "<fill>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+        except SyntaxError as exc:  # IndentationError included
+            return exc.lineno or 0
+        except (ValueError, MemoryError, RecursionError):  # NUL bytes, absurd nesting: no verdict
+            return 0
+        return None
+
+    def _first_hole_line(self) -> int:
+        return self._texts[0].count("\n") + 1
+
+    def _windows(self, fills: list[str]) -> list[tuple[int, int]]:
+        """Per hole, the lines (1-based, inclusive) its fill occupies and the line after them."""
+        out, line = [], 1
+        for text, fill in zip(self._texts, self._fills(fills)):
+            line += text.count("\n")
+            out.append((line, line + fill.count("\n") + 1))
+            line += fill.count("\n")
+        return out
+
+    def opens_block(self, hole: int, fill: str) -> bool | None:
+        """Whether the line single-line hole `hole` makes with `fill` must open an indented block:
+        True when the suffix's next non-blank line is indented deeper than it, False when not, None
+        where no such rule applies (not an indentation language, a multi-line hole, a blank line, or
+        no line after it)."""
+        if not self.headers or not self._single[hole]:
+            return None
+        line = self._texts[hole].rsplit("\n", 1)[-1] + fill.split("\n", 1)[0]
+        after = self._texts[hole + 1].split("\n")[1:]  # the lines after the hole's own
+        nxt = next((t for t in after if t.strip()), None)
+        if not line.strip() or nxt is None:
+            return None
+        return len(nxt) - len(nxt.lstrip()) > len(line) - len(line.lstrip())

@@ -18,7 +18,7 @@ def req(*segments, **kw) -> InfillRequest:
 
 
 @pytest.mark.parametrize("rule,extra", [("threshold", {}), ("topk", {"tokens_per_step": 2}), ("entropy", {})])
-def test_rules_terminate_and_commit_every_mask(engine, rule, extra):
+def test_rules_terminate_and_commit_every_mask(engine, rule, extra, monkeypatch):
     # the hole starts a line: no line lead, the canvas is the hole's 16-token bucket
     r = engine.infill(req("def f(x):\n", Hole(max_tokens=16), "\n    return x\n", rule=rule, **extra))
     # every canvas position committed: the step count is bounded by the canvas (once per canvas the
@@ -28,8 +28,10 @@ def test_rules_terminate_and_commit_every_mask(engine, rule, extra):
     # the fill's own tokens: what precedes the hole's end-of-middle, at most the whole canvas
     assert 0 <= r.stats.fill_tokens <= 16 and r.stats.fill_tokens_per_step <= r.stats.tokens_per_step
     assert (r.stats.fill_tokens == 0) == (r.fills[0] == "")
-    if rule == "topk":
-        assert r.stats.nfe <= 8  # two per step (or more through end-of-middle / stable stop)
+    if rule == "topk":  # two per step (or more through end-of-middle / stable stop), guard off
+        monkeypatch.setattr(engine.sampler, "syntax_retries", 0)
+        r = engine.infill(req("def f(x):\n", Hole(max_tokens=16), "\n    return x\n", rule=rule, **extra))
+        assert r.stats.nfe <= 8
     assert isinstance(r.fills[0], str)
 
 

@@ -100,3 +100,118 @@ def test_the_guard_stops_reopening_when_the_pass_budget_is_spent(engine, monkeyp
     `syntax_pass_budget` passes before its last reopening."""
     monkeypatch.setattr(engine.sampler, "syntax_pass_budget", 1)
     assert fill(engine, monkeypatch, retries=1) == "    if = (1)"
+
+
+def ranked(engine, line: str, runners_up: list[str]):
+    """Position k predicts `line`'s k-th token (8.0); at position 1 `runners_up` rank above it,
+    best first (9.0, 8.9, …); after the line, only an end."""
+    backend = engine.backend
+    ids = backend.encode(line)
+    eom = min(backend.eom_ids)
+    words = [backend.encode(w) for w in runners_up]
+    assert all(len(w) == 1 for w in words)
+
+    def step(ctx, canvas, layout):
+        logits = torch.full((*canvas.shape, backend.vocab_size), -30.0)
+        for k in range(canvas.shape[1]):
+            if k < len(ids):
+                logits[:, k, ids[k]] = 8.0
+            else:
+                logits[:, k, eom] = 12.0
+        for rank, (w,) in enumerate(words):
+            logits[:, 1, w] = 9.0 - rank / 10
+        return logits
+
+    return step
+
+
+def kind_fill(engine, monkeypatch, step, after: str, retries: int = 1) -> str:
+    monkeypatch.setattr(engine.backend, "step", step)
+    monkeypatch.setattr(engine.sampler, "syntax_retries", retries)
+    return engine.infill(InfillRequest([BEFORE, Hole(max_tokens=16, single_line=True), after])).fills[0]
+
+
+def test_a_block_header_over_a_line_no_deeper_is_restarted_with_every_header_forbidden(engine, monkeypatch):
+    """The next line is not deeper, so the line must not open a block: after `    if = (1)` the
+    guard forbids every block keyword at the first word, not just ` if` (which let the model write
+    ` for` next)."""
+    import dataclasses
+
+    import dg_lsp.languages as languages
+
+    step = ranked(engine, LINE, [" if", " for", " while"])
+    assert kind_fill(engine, monkeypatch, step, AFTER, retries=0) == "    if = (1)"
+    assert kind_fill(engine, monkeypatch, step, AFTER) == LINE
+    # Without the rule one word goes at a time: the restart writes `    for = (1)`, as broken, and
+    # out of retries the earliest of the two is kept.
+    monkeypatch.setitem(languages.SPECS, "python", dataclasses.replace(languages.SPECS["python"], headers=frozenset()))
+    assert kind_fill(engine, monkeypatch, step, AFTER) == "    if = (1)"
+    assert kind_fill(engine, monkeypatch, step, AFTER, retries=3) == LINE  # if, for, while, then x
+
+
+def test_a_plain_line_over_a_deeper_one_is_restarted_as_a_block_header(engine, monkeypatch):
+    """The next line is deeper, so the line opens a block: `    y x:` does not parse; the guard
+    lets only block keywords start it, and the model writes `    if x:`."""
+    step = ranked(engine, "    if x:", [" y", " z"])
+    after = "\n        return x\n"
+    assert kind_fill(engine, monkeypatch, step, after, retries=0) == "    y x:"
+    assert kind_fill(engine, monkeypatch, step, after) == "    if x:"
+
+
+def test_opens_block_reads_the_next_non_blank_line():
+    guard = SyntaxGuard.build("python", ["def f():\n", "\n\n        return 1\n"], [True])
+    assert guard.opens_block(0, "    if x:") is True
+    assert guard.opens_block(0, "        y = 1") is False
+    assert guard.opens_block(0, "   ") is None  # a blank line has no kind
+    assert SyntaxGuard.build("python", ["def f():\n", "\n"], [True]).opens_block(0, "    x") is None
+    assert SyntaxGuard.build("python", ["a\n", "b"], [False]).opens_block(0, "x") is None
+    assert SyntaxGuard.build("javascript", ["f() {\n", "\n    g();\n"], [True]).opens_block(0, "  x") is None
+
+
+def test_python_fills_are_judged_by_pythons_parser_where_they_are():
+    """tree-sitter accepts a block header over a line that is not deeper (an empty `block`) and a
+    stray indent; Python's parser does not, and its first error says whose fault it is."""
+    guard = SyntaxGuard.build("python", [BEFORE, AFTER], [True])
+    assert guard.errors(["    for c in xs:"]) == guard.baseline == 0  # tree-sitter: fine
+    assert guard.judge(["    for c in xs:"])[0] == guard.judge(["        y = 1"])[0] == (0,)
+    assert guard.judge([LINE]) == ((), (0, 0))
+    # an error further down is not the fill's: judged fine, whatever the fill
+    below = SyntaxGuard.build("python", [BEFORE, AFTER + "\n\ndef g(:\n    pass\n"], [True])
+    assert not below.judge([LINE])[0] and below.judge(["    for c in xs:"])[0]
+    # an error above the hole hides the rest from Python: tree-sitter's count against the empty hole
+    above = SyntaxGuard.build("python", ["def g(:\n    pass\n\n" + BEFORE, AFTER], [True])
+    assert not above.judge([LINE])[0] and above.judge(["    if = (1)"])[0]
+
+
+def test_a_header_the_old_guard_let_through_is_rewritten_as_a_statement(engine, monkeypatch):
+    """`    for c in xs:` over `    return x` parses for tree-sitter; Python's parser calls it
+    broken, and with every block keyword forbidden at the first word the model writes its
+    runner-up line, `    total = 0`."""
+    backend = engine.backend
+    header, plain = backend.encode("    for c in xs:"), backend.encode("    total = 0")
+    assert header[0] == plain[0] and backend.decode(header[:2]) == "    for"
+    eom = min(backend.eom_ids)
+
+    def step(ctx, canvas, layout):
+        logits = torch.full((*canvas.shape, backend.vocab_size), -30.0)
+        logits[:, 0, header[0]] = 9.0
+        logits[:, 1, header[1]], logits[:, 1, plain[1]] = 9.0, 8.0
+        for row in range(canvas.shape[0]):  # the rest follows the first word; unsure before it
+            first = int(canvas[row, 1])
+            for k in range(2, canvas.shape[1]):
+                for line in [header, plain] if first == backend.mask_id else [plain if first == plain[1] else header]:
+                    logits[row, k, line[k] if k < len(line) else eom] = 9.0
+        return logits
+
+    assert kind_fill(engine, monkeypatch, step, AFTER, retries=0) == "    for c in xs:"
+    assert kind_fill(engine, monkeypatch, step, AFTER) == "    total = 0"
+
+
+def test_python_blames_the_hole_whose_lines_hold_the_error():
+    """Two holes: the first error's line names the hole to reopen; the other keeps its fill."""
+    guard = SyntaxGuard.build("python", [BEFORE, "\n    y = 2\n", AFTER], [True, True])
+    assert guard.judge([LINE, "    for c in xs:"])[0] == (1,)
+    assert guard.judge(["    if = (1)", LINE])[0] == (0,)
+    assert guard.judge([LINE, LINE])[0] == ()
+    ts = SyntaxGuard.build("python", ["def g(:\n" + BEFORE, AFTER, AFTER], [True, True])  # error above: no line to go by
+    assert ts.judge(["    if = (1)", LINE])[0] == (0, 1)
