@@ -217,11 +217,13 @@ class Engine:
         ended = torch.isin(tokens, self._eom)
         return ended | line_end.gather(1, tokens.T).T if line_end is not None else ended
 
-    def _reopen(self, rows: dict[int, tuple[int, ...]], state: CanvasState, layout: Layout, holes: list[Hole],
-                leads: list[Lead], ended: torch.Tensor, bans: dict[tuple[int, int], torch.Tensor],
+    def _reopen(self, rows: dict[int, tuple[tuple[int, ...], tuple[int, ...]]], state: CanvasState, layout: Layout,
+                holes: list[Hole], leads: list[Lead], ended: torch.Tensor, bans: dict[tuple[int, int], torch.Tensor],
                 guard: SyntaxGuard, fills: list[list[str]]) -> bool:
-        """The syntax guard (engine/syntax.py) for `rows` (row -> its holes at fault), whose fills
-        (`fills[row]`) broke the document where they are (`SyntaxGuard.judge`): each such hole is reopened from its fill's first token that is not
+        """The syntax guard (engine/syntax.py) for `rows` (row -> its holes at fault, and those of
+        them whose indentation is), whose fills (`fills[row]`) broke the document where they are
+        (`SyntaxGuard.judge`): a hole whose indentation is at fault is reopened from its first token
+        (the model's indentation) with that token forbidden there; any other is reopened from its fill's first token that is not
         blank (`    if` where the suffix wants an assignment), that token and an end are forbidden
         there (a blank line would dodge the parse, not fill the hole), and the row's bans further
         right, about another first word, are lifted. Where the next line's indentation says the line
@@ -235,7 +237,7 @@ class Engine:
         eom[self._eom] = True
         texts = self.backend.token_texts()
         reopened = False
-        for row, faulty in rows.items():
+        for row, (faulty, indent) in rows.items():
             for i, (sl, hole, lead) in enumerate(zip(layout.hole_slices(), holes, leads)):
                 if i not in faulty:
                     continue
@@ -245,9 +247,11 @@ class Engine:
                 w = next((k for k in range(len(lead.pinned), end) if texts[ids[k]].strip()), None)
                 if w is None:
                     continue  # a blank fill: nothing to take back
+                if i in indent and w > len(lead.pinned):
+                    w = len(lead.pinned)  # the model's own indentation is wrong: rewrite it
                 banned = (eom | self._newline_tokens) if hole.single_line else eom.clone()
                 banned[ids[w]] = True
-                block = guard.opens_block(i, fills[row][i])
+                block = guard.opens_block(i, fills[row][i]) if texts[ids[w]].strip() else None
                 if block is not None:
                     headers = self._header_tokens(guard.headers)
                     if not block and bool(headers[ids[w]]):  # a block header over a line no deeper
@@ -346,10 +350,10 @@ class Engine:
             # The syntax guard, on a finished canvas (engine/syntax.py).
             fills = [self._decode(state, layout, holes, leads, r).fills for r in range(B)]
             verdicts = [guard.judge(f) for f in fills]
-            bad = {r: faulty for r, (faulty, _) in enumerate(verdicts) if faulty}
+            bad = {r: (faulty, indent) for r, (faulty, _, indent) in enumerate(verdicts) if faulty}
             if not bad:
                 return state, layout, nfe
-            errs = [key for _, key in verdicts]
+            errs = [key for _, key, _ in verdicts]
             if len(tried) < cfg.syntax_retries and nfe < cfg.syntax_pass_budget:
                 tried.append((errs, state.clone(), layout))
                 if self._reopen(bad, state, layout, holes, leads, ended, bans, guard, fills):

@@ -8,7 +8,7 @@ engine/runtime.py). This is part of decoding, not a filter: no fill is dropped o
 model writes every token.
 
 Python is judged by Python's own parser (`compile`, as `ast.parse`): a fill is bad when the first
-syntax error lies on the fill's lines or the line after them (`for c in xs:` over a line that is not
+syntax error lies on the fill's lines or on the first non-blank line after them (`for c in xs:` over a line that is not
 indented deeper: "expected an indented block"; `total = 0` over a deeper one: "unexpected indent").
 tree-sitter's Python grammar accepts both — an empty `block`, a stray indent — and on HumanEval it
 passed 429 of 459 single-line fills that do not parse (BENCHMARKS.md, "Session 8"). An error above
@@ -17,6 +17,11 @@ tree-sitter grammar (the server's table in dg_lsp/languages.py, which imports no
 errors and a fill is bad when the document has more than with every hole left empty, which keeps
 the rule fair to a document already broken elsewhere (a user mid-edit, a context cut by the token
 budget).
+
+Where the first error is an indentation error on a fill's own first line, or a next line that
+matches no indentation level, the fill's indentation (which the model writes when the hole starts
+a line) is what is wrong: that hole is reopened from
+its first token, the indentation, with that token forbidden there.
 
 In an indentation language the next line's indentation also tells what kind of line a single-line
 hole holds: a deeper next line means it opens a block, any other means it must not. A bad fill of
@@ -73,41 +78,53 @@ class SyntaxGuard:
 
         return count_errors(self._parser.parse(self.document(fills).encode("utf-8", errors="surrogatepass")))
 
-    def judge(self, fills: list[str]) -> tuple[tuple[int, ...], tuple[int, int]]:
-        """(the holes whose fills broke the document where they are — none when it is fine, a key
-        that orders fills from better to worse for the fallback's pick). Python names the hole whose
-        lines hold the first error; tree-sitter's count blames every hole."""
+    def judge(self, fills: list[str]) -> tuple[tuple[int, ...], tuple[int, int], tuple[int, ...]]:
+        """(the holes whose fills broke the document where they are — none when it is fine; a key
+        that orders fills from better to worse for the fallback's pick; the faulty holes whose own
+        indentation is wrong). Python names the hole whose lines hold the first error; an
+        indentation error on a fill's first line ("unexpected indent", "expected an indented block"
+        after the line above) blames its indentation, and so does a next line that fits no level
+        ("unindent does not match": the fill opened a level of its own); tree-sitter's count blames
+        every hole."""
         count = self.errors(fills)
         if self._python:
-            line = self._python_error_line(fills)
-            if line is None:
-                return (), (0, count)
+            exc = self._python_error(fills)
+            if exc is None:
+                return (), (0, count), ()
+            line = exc.lineno or 0
             if line >= self._first_hole_line():  # else hidden by an error above
-                faulty = tuple(i for i, (lo, hi) in enumerate(self._windows(fills)) if lo <= line <= hi)
-                return faulty, (int(bool(faulty)), count)
+                windows = self._windows(fills)
+                faulty = tuple(i for i, (lo, hi) in enumerate(windows) if lo <= line <= hi)
+                indent = tuple(i for i in faulty if isinstance(exc, IndentationError)
+                               and (line == windows[i][0] or exc.msg.startswith("unindent does not match")))
+                return faulty, (int(bool(faulty)), count), indent
         worse = count > self.baseline
-        return tuple(range(len(fills))) if worse else (), (int(worse), count)
+        return tuple(range(len(fills))) if worse else (), (int(worse), count), ()
 
-    def _python_error_line(self, fills: list[str]) -> int | None:
-        """The line (1-based) of the first syntax error Python finds, None when the document parses."""
+    def _python_error(self, fills: list[str]) -> SyntaxError | None:
+        """The first syntax error Python finds in the document with `fills`, None when it parses."""
         try:
             compile(self.document(fills), "<fill>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
         except SyntaxError as exc:  # IndentationError included
-            return exc.lineno or 0
-        except (ValueError, MemoryError, RecursionError):  # NUL bytes, absurd nesting: no verdict
-            return 0
+            return exc
+        except (ValueError, MemoryError, RecursionError):  # NUL bytes, absurd nesting: no line to go by
+            return SyntaxError("no verdict")
         return None
 
     def _first_hole_line(self) -> int:
         return self._texts[0].count("\n") + 1
 
     def _windows(self, fills: list[str]) -> list[tuple[int, int]]:
-        """Per hole, the lines (1-based, inclusive) its fill occupies and the line after them."""
+        """Per hole, the lines (1-based, inclusive) from its fill's first to the first non-blank
+        line after the fill (Python reports a missing or stray block there, past blank lines)."""
+        lines = self.document(fills).split("\n")
         out, line = [], 1
         for text, fill in zip(self._texts, self._fills(fills)):
             line += text.count("\n")
-            out.append((line, line + fill.count("\n") + 1))
-            line += fill.count("\n")
+            last = line + fill.count("\n")
+            nxt = next((k for k in range(last + 1, len(lines) + 1) if lines[k - 1].strip()), last + 1)
+            out.append((line, nxt))
+            line = last
         return out
 
     def opens_block(self, hole: int, fill: str) -> bool | None:

@@ -174,7 +174,10 @@ def test_python_fills_are_judged_by_pythons_parser_where_they_are():
     guard = SyntaxGuard.build("python", [BEFORE, AFTER], [True])
     assert guard.errors(["    for c in xs:"]) == guard.baseline == 0  # tree-sitter: fine
     assert guard.judge(["    for c in xs:"])[0] == guard.judge(["        y = 1"])[0] == (0,)
-    assert guard.judge([LINE]) == ((), (0, 0))
+    assert guard.judge([LINE]) == ((), (0, 0), ())
+    # Python reports the missing block at the next line that is not blank
+    spaced = SyntaxGuard.build("python", [BEFORE, "\n\n\n    return x\n"], [True])
+    assert spaced.judge(["    for c in xs:"])[0] == (0,) and spaced.judge([LINE])[0] == ()
     # an error further down is not the fill's: judged fine, whatever the fill
     below = SyntaxGuard.build("python", [BEFORE, AFTER + "\n\ndef g(:\n    pass\n"], [True])
     assert not below.judge([LINE])[0] and below.judge(["    for c in xs:"])[0]
@@ -215,3 +218,24 @@ def test_python_blames_the_hole_whose_lines_hold_the_error():
     assert guard.judge([LINE, LINE])[0] == ()
     ts = SyntaxGuard.build("python", ["def g(:\n" + BEFORE, AFTER, AFTER], [True, True])  # error above: no line to go by
     assert ts.judge(["    if = (1)", LINE])[0] == (0, 1)
+
+
+def test_a_wrong_indentation_is_rewritten_from_the_lines_start(engine, monkeypatch):
+    """The model indents the line too deep (`unexpected indent` on the fill's own line): the guard
+    blames the indentation, not the first word, and reopens the hole from its first token."""
+    backend = engine.backend
+    line, deep = backend.encode(LINE), backend.encode("    " + LINE)
+    assert deep[1:] == line[1:] and deep[0] != line[0]
+    guard = SyntaxGuard.build("python", [BEFORE, AFTER], [True])
+    assert guard.judge(["    " + LINE])[2] == (0,) and guard.judge(["    for c in xs:"])[2] == ()
+    eom = min(backend.eom_ids)
+
+    def step(ctx, canvas, layout):
+        logits = torch.full((*canvas.shape, backend.vocab_size), -30.0)
+        logits[:, 0, deep[0]], logits[:, 0, line[0]] = 9.0, 8.0
+        for k in range(1, canvas.shape[1]):
+            logits[:, k, line[k] if k < len(line) else eom] = 9.0
+        return logits
+
+    assert kind_fill(engine, monkeypatch, step, AFTER, retries=0) == "    " + LINE
+    assert kind_fill(engine, monkeypatch, step, AFTER) == LINE
