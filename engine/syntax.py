@@ -32,9 +32,23 @@ every other word — not just the word it had (`opens_block`; the keywords are t
 from __future__ import annotations
 
 import ast
+import re
 from typing import Any
 
 MAX_CHARS = 200_000  # a bigger document is not guarded: a parse per check would cost too much
+
+
+def _blames_indentation(exc: SyntaxError, first: int) -> bool:
+    """Whether Python's error `exc` says the indentation of a fill starting on line `first` is wrong:
+    an indentation error on that line — unless it is the missing body of a header on that very
+    line (`else:` at the end of a function), which is the line's kind — or a later line that fits
+    no level (the fill opened a level of its own)."""
+    if not isinstance(exc, IndentationError):
+        return False
+    if exc.msg.startswith("unindent does not match"):
+        return True
+    header = re.search(r"on line (\d+)", exc.msg or "")
+    return exc.lineno == first and not (header and int(header.group(1)) == first)
 
 
 class SyntaxGuard:
@@ -95,8 +109,7 @@ class SyntaxGuard:
             if line >= self._first_hole_line():  # else hidden by an error above
                 windows = self._windows(fills)
                 faulty = tuple(i for i, (lo, hi) in enumerate(windows) if lo <= line <= hi)
-                indent = tuple(i for i in faulty if isinstance(exc, IndentationError)
-                               and (line == windows[i][0] or exc.msg.startswith("unindent does not match")))
+                indent = tuple(i for i in faulty if _blames_indentation(exc, windows[i][0]))
                 return faulty, (int(bool(faulty)), count), indent
         worse = count > self.baseline
         return tuple(range(len(fills))) if worse else (), (int(worse), count), ()
@@ -130,13 +143,15 @@ class SyntaxGuard:
     def opens_block(self, hole: int, fill: str) -> bool | None:
         """Whether the line single-line hole `hole` makes with `fill` must open an indented block:
         True when the suffix's next non-blank line is indented deeper than it, False when not, None
-        where no such rule applies (not an indentation language, a multi-line hole, a blank line, or
-        no line after it)."""
+        where no such rule applies (not an indentation language, a multi-line hole, a blank line); at
+        the end of the text, False."""
         if not self.headers or not self._single[hole]:
             return None
         line = self._texts[hole].rsplit("\n", 1)[-1] + fill.split("\n", 1)[0]
         after = self._texts[hole + 1].split("\n")[1:]  # the lines after the hole's own
         nxt = next((t for t in after if t.strip()), None)
-        if not line.strip() or nxt is None:
+        if not line.strip():
             return None
+        if nxt is None:  # the end of the text: nothing could be a block's body
+            return False
         return len(nxt) - len(nxt.lstrip()) > len(line) - len(line.lstrip())

@@ -163,7 +163,7 @@ def test_opens_block_reads_the_next_non_blank_line():
     assert guard.opens_block(0, "    if x:") is True
     assert guard.opens_block(0, "        y = 1") is False
     assert guard.opens_block(0, "   ") is None  # a blank line has no kind
-    assert SyntaxGuard.build("python", ["def f():\n", "\n"], [True]).opens_block(0, "    x") is None
+    assert SyntaxGuard.build("python", ["def f():\n", "\n"], [True]).opens_block(0, "    x") is False  # no body possible
     assert SyntaxGuard.build("python", ["a\n", "b"], [False]).opens_block(0, "x") is None
     assert SyntaxGuard.build("javascript", ["f() {\n", "\n    g();\n"], [True]).opens_block(0, "  x") is None
 
@@ -228,6 +228,10 @@ def test_a_wrong_indentation_is_rewritten_from_the_lines_start(engine, monkeypat
     assert deep[1:] == line[1:] and deep[0] != line[0]
     guard = SyntaxGuard.build("python", [BEFORE, AFTER], [True])
     assert guard.judge(["    " + LINE])[2] == (0,) and guard.judge(["    for c in xs:"])[2] == ()
+    # a header on the last line lacks its body on its own line: its kind, not its indentation
+    last = SyntaxGuard.build("python", ["def f():\n    if a:\n        return 1\n", "\n"], [True])
+    assert last.judge(["    else:"])[0] == (0,) and last.judge(["    else:"])[2] == ()
+    assert SyntaxGuard.build("python", ["def f():\n    if a:\n", "\n"], [True]).judge(["    x = 1"])[2] == (0,)
     eom = min(backend.eom_ids)
 
     def step(ctx, canvas, layout):
