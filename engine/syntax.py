@@ -38,6 +38,9 @@ from typing import Any
 MAX_CHARS = 200_000  # a bigger document is not guarded: a parse per check would cost too much
 
 
+_TRY = re.compile(r"\s*try\s*:")
+
+
 def _blames_indentation(exc: SyntaxError, first: int) -> bool:
     """Whether Python's error `exc` says the indentation of a fill starting on line `first` is wrong:
     an indentation error on that line — unless it is the missing body of a header on that very
@@ -98,8 +101,9 @@ class SyntaxGuard:
         indentation is wrong). Python names the hole whose lines hold the first error; an
         indentation error on a fill's first line ("unexpected indent", "expected an indented block"
         after the line above) blames its indentation, and so does a next line that fits no level
-        ("unindent does not match": the fill opened a level of its own); tree-sitter's count blames
-        every hole."""
+        ("unindent does not match": the fill opened a level of its own); a `try:` without handler,
+        which Python reports where the block ends, blames the fill that wrote the `try:`.
+        tree-sitter's count blames every hole."""
         count = self.errors(fills)
         if self._python:
             exc = self._python_error(fills)
@@ -109,6 +113,11 @@ class SyntaxGuard:
             if line >= self._first_hole_line():  # else hidden by an error above
                 windows = self._windows(fills)
                 faulty = tuple(i for i, (lo, hi) in enumerate(windows) if lo <= line <= hi)
+                if not faulty and (exc.msg or "").startswith("expected 'except' or 'finally'"):
+                    # reported where the try's block ends: the fault is a `try:` a fill wrote
+                    tries = [i for i, ((lo, _), f) in enumerate(zip(windows, self._fills(fills)))
+                             if lo < line and _TRY.match(f.split("\n", 1)[0])]
+                    faulty = tuple(tries[-1:])
                 indent = tuple(i for i in faulty if _blames_indentation(exc, windows[i][0]))
                 return faulty, (int(bool(faulty)), count), indent
         worse = count > self.baseline

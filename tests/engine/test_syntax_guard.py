@@ -243,3 +243,10 @@ def test_a_wrong_indentation_is_rewritten_from_the_lines_start(engine, monkeypat
 
     assert kind_fill(engine, monkeypatch, step, AFTER, retries=0) == "    " + LINE
     assert kind_fill(engine, monkeypatch, step, AFTER) == LINE
+
+
+def test_a_try_without_handler_is_blamed_on_the_fill_that_wrote_it():
+    """Python reports a missing `except` where the try's block ends, past the fill's window."""
+    guard = SyntaxGuard.build("python", [BEFORE, "\n        y = 1\n        z = 2\n    return y\n"], [True])
+    assert guard.judge(["    try:"])[0] == (0,)
+    assert guard.judge(["    if y:"])[0] == ()
