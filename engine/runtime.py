@@ -223,9 +223,9 @@ class Engine:
         """The syntax guard (engine/syntax.py) for `rows` (row -> its holes at fault, and those of
         them whose indentation is), whose fills (`fills[row]`) broke the document where they are
         (`SyntaxGuard.judge`): a hole whose indentation is at fault is reopened from its first token
-        (the model's indentation) with that token forbidden there; any other is reopened from its fill's first token that is not
-        blank (`    if` where the suffix wants an assignment), that token and an end are forbidden
-        there (a blank line would dodge the parse, not fill the hole), and the row's bans further
+        (the model's indentation), any other from its fill's first token that is not blank (`    if`
+        where the suffix wants an assignment); that token and an end are forbidden there (a blank
+        line would dodge the parse, not fill the hole), and the row's bans further
         right, about another first word, are lifted. Where the next line's indentation says the line
         is of the other kind (`guard.opens_block`), the whole kind is forbidden there: every block
         keyword, or every word but those. `ended` [B, C] marks positions holding an end. Returns

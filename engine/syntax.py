@@ -8,9 +8,10 @@ engine/runtime.py). This is part of decoding, not a filter: no fill is dropped o
 model writes every token.
 
 Python is judged by Python's own parser (`compile`, as `ast.parse`): a fill is bad when the first
-syntax error lies on the fill's lines or on the first non-blank line after them (`for c in xs:` over a line that is not
-indented deeper: "expected an indented block"; `total = 0` over a deeper one: "unexpected indent").
-tree-sitter's Python grammar accepts both — an empty `block`, a stray indent — and on HumanEval it
+syntax error lies on the fill's lines or on the first non-blank line after them (`for c in xs:`
+over a line that is not indented deeper: "expected an indented block"; `total = 0` over a deeper
+one: "unexpected indent"; a `try:` without handler, reported where its block ends).
+tree-sitter's Python grammar accepts the first two (an empty `block`, a stray indent); on HumanEval it
 passed 429 of 459 single-line fills that do not parse (BENCHMARKS.md, "Session 8"). An error above
 the hole hides everything after it from the parser; there, and for every other language, the
 tree-sitter grammar (the server's table in dg_lsp/languages.py, which imports no pygls) counts
@@ -20,8 +21,8 @@ budget).
 
 Where the first error is an indentation error on a fill's own first line, or a next line that
 matches no indentation level, the fill's indentation (which the model writes when the hole starts
-a line) is what is wrong: that hole is reopened from
-its first token, the indentation, with that token forbidden there.
+a line) is what is wrong: that hole is reopened from its first token, the indentation, with that
+token forbidden there.
 
 In an indentation language the next line's indentation also tells what kind of line a single-line
 hole holds: a deeper next line means it opens a block, any other means it must not. A bad fill of
@@ -36,8 +37,6 @@ import re
 from typing import Any
 
 MAX_CHARS = 200_000  # a bigger document is not guarded: a parse per check would cost too much
-
-
 _TRY = re.compile(r"\s*try\s*:")
 
 
