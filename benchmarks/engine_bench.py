@@ -58,20 +58,25 @@ def step_times(engine, text: str, sizes: list[int], canvas: int, repeats: int) -
     return out
 
 
+def cut(engine, text: str, r: int) -> tuple[str, str, str]:
+    """The r-th benchmark fill: (prefix of ~1k tokens up to a line's indentation, that line's rest,
+    suffix of 1,500 characters after it). A different cut each time: a line of real code is the hole."""
+    lines = text.splitlines(keepends=True)
+    start = (r * 37) % max(1, len(lines) - 400)
+    prefix = context_of(engine, "".join(lines[start:]), 1024)
+    rest = "".join(lines[start:])[len(prefix):]
+    line_end = rest.find("\n") + 1
+    suffix = rest[line_end:line_end + 1500]
+    indent = rest[: len(rest[:line_end]) - len(rest[:line_end].lstrip())]
+    return prefix + indent, rest[len(indent):line_end], suffix
+
+
 def latency(engine, text: str, repeats: int, candidates: int = 1) -> dict[str, list[float]]:
     from engine.api import Hole, InfillRequest
 
-    lines = text.splitlines(keepends=True)
     cold, warm, nfes, tps = [], [], [], []
     for r in range(repeats):
-        # a different cut each time: a line of real code is the hole, ~1k tokens before it
-        start = (r * 37) % max(1, len(lines) - 400)
-        prefix = context_of(engine, "".join(lines[start:]), 1024)
-        rest = "".join(lines[start:])[len(prefix):]
-        line_end = rest.find("\n") + 1
-        suffix = rest[line_end:line_end + 1500]
-        indent = rest[: len(rest[:line_end]) - len(rest[:line_end].lstrip())]
-        p = prefix + indent
+        p, line, suffix = cut(engine, text, r)
         t = time.perf_counter()
         res = engine.infill(InfillRequest([p, Hole(max_tokens=48, single_line=True), suffix],
                                           candidates=candidates, cache_key=f"bench{r}"))
@@ -79,7 +84,7 @@ def latency(engine, text: str, repeats: int, candidates: int = 1) -> dict[str, l
         nfes.append(res.stats.nfe)
         tps.append(res.stats.tokens_per_step)
         # one character typed at the cursor: the cached prefix is reused up to the change
-        typed = p + (rest[len(indent):len(indent) + 1] or "x")
+        typed = p + (line[:1] or "x")
         t = time.perf_counter()
         engine.infill(InfillRequest([typed, Hole(max_tokens=48, single_line=True), suffix],
                                     candidates=candidates, cache_key=f"bench{r}"))
