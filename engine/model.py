@@ -22,7 +22,6 @@ forward pass. `causal_ar=True` makes the same network a plain causal fill-in-the
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 

@@ -35,7 +35,8 @@ the model is unsure the fill is written left to right, as in semi-autoregressive
 other backends keep "confident". BENCHMARKS.md ("Session 4", "Session 6") has the comparisons.
 
 The syntax guard (`syntax_retries`, engine/syntax.py) acts between runs of this loop, in
-engine/runtime.py: it reopens a finished canvas whose fills parse worse than empty holes, through `constraints`.
+engine/runtime.py: it reopens a finished canvas whose fills broke the document where they are,
+through `constraints`.
 """
 from __future__ import annotations
 

@@ -90,9 +90,12 @@ class SyntaxGuard:
 
     def errors(self, fills: list[str]) -> int:
         """tree-sitter's count of ERROR and MISSING nodes in the document with `fills`."""
+        return self._count(self.document(fills))
+
+    def _count(self, doc: str) -> int:
         from dg_lsp.languages import count_errors
 
-        return count_errors(self._parser.parse(self.document(fills).encode("utf-8", errors="surrogatepass")))
+        return count_errors(self._parser.parse(doc.encode("utf-8", errors="surrogatepass")))
 
     def judge(self, fills: list[str]) -> tuple[tuple[int, ...], tuple[int, int], tuple[int, ...]]:
         """(the holes whose fills broke the document where they are — none when it is fine; a key
@@ -103,18 +106,20 @@ class SyntaxGuard:
         ("unindent does not match": the fill opened a level of its own); a `try:` without handler,
         which Python reports where the block ends, blames the fill that wrote the `try:`.
         tree-sitter's count blames every hole."""
-        count = self.errors(fills)
+        doc = self.document(fills)
+        count = self._count(doc)
         if self._python:
-            exc = self._python_error(fills)
+            exc = self._python_error(doc)
             if exc is None:
                 return (), (0, count), ()
             line = exc.lineno or 0
             if line >= self._first_hole_line():  # else hidden by an error above
-                windows = self._windows(fills)
+                own = self._fills(fills)
+                windows = self._windows(own, doc)
                 faulty = tuple(i for i, (lo, hi) in enumerate(windows) if lo <= line <= hi)
                 if not faulty and (exc.msg or "").startswith("expected 'except' or 'finally'"):
                     # reported where the try's block ends: the fault is a `try:` a fill wrote
-                    tries = [i for i, ((lo, _), f) in enumerate(zip(windows, self._fills(fills)))
+                    tries = [i for i, ((lo, _), f) in enumerate(zip(windows, own))
                              if lo < line and _TRY.match(f.split("\n", 1)[0])]
                     faulty = tuple(tries[-1:])
                 indent = tuple(i for i in faulty if _blames_indentation(exc, windows[i][0]))
@@ -122,10 +127,10 @@ class SyntaxGuard:
         worse = count > self.baseline
         return tuple(range(len(fills))) if worse else (), (int(worse), count), ()
 
-    def _python_error(self, fills: list[str]) -> SyntaxError | None:
-        """The first syntax error Python finds in the document with `fills`, None when it parses."""
+    def _python_error(self, doc: str) -> SyntaxError | None:
+        """The first syntax error Python finds in `doc`, None when it parses."""
         try:
-            compile(self.document(fills), "<fill>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+            compile(doc, "<fill>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
         except SyntaxError as exc:  # IndentationError included
             return exc
         except (ValueError, MemoryError, RecursionError):  # NUL bytes, absurd nesting: no line to go by
@@ -135,12 +140,13 @@ class SyntaxGuard:
     def _first_hole_line(self) -> int:
         return self._texts[0].count("\n") + 1
 
-    def _windows(self, fills: list[str]) -> list[tuple[int, int]]:
-        """Per hole, the lines (1-based, inclusive) from its fill's first to the first non-blank
-        line after the fill (Python reports a missing or stray block there, past blank lines)."""
-        lines = self.document(fills).split("\n")
+    def _windows(self, own: list[str], doc: str) -> list[tuple[int, int]]:
+        """Per hole, the lines (1-based, inclusive) of `doc` (the document with the fills as placed,
+        `own`) from its fill's first to the first non-blank line after the fill (Python reports a
+        missing or stray block there, past blank lines)."""
+        lines = doc.split("\n")
         out, line = [], 1
-        for text, fill in zip(self._texts, self._fills(fills)):
+        for text, fill in zip(self._texts, own):
             line += text.count("\n")
             last = line + fill.count("\n")
             nxt = next((k for k in range(last + 1, len(lines) + 1) if lines[k - 1].strip()), last + 1)

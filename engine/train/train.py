@@ -305,7 +305,8 @@ def main(argv: list[str] | None = None) -> None:
                     help="start from this model folder's weights (e.g. engine/weights) when --out has no checkpoint; "
                          "a run's ckpt/ folder also gives its optimizer state and tokens seen")
     ap.add_argument("--init-tokens", type=int, default=None,
-                    help="tokens seen by the --init weights (default: its config.json's tokens_seen, else 0)")
+                    help="tokens seen by the --init weights (default: a ckpt/'s state.json, else its config.json's "
+                         "tokens_seen, else 0)")
     args = ap.parse_args(argv)
     cfg = TrainConfig.load(args.config, max_steps=args.max_steps, device=args.device,
                            precision=args.precision)
