@@ -28,7 +28,9 @@ from engine.api import CancelToken, Candidate, Hole, InfillError, InfillRequest,
 from engine.backends.base import Backend
 from engine.canvas import Layout, budget_streams, cap_bucket, first_bucket, next_bucket
 from engine.sampler import CanvasState, SamplerConfig, denoise
-from engine.syntax import SyntaxGuard
+from engine.syntax import SyntaxGuard, Verdict
+
+MAX_CONTINUED = 2  # unfinished lines the guard continues in a row before it rewrites the line instead
 
 _WORD_END = re.compile(r"[A-Za-z0-9_]\Z")
 _FIRST_WORD = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)")
@@ -217,9 +219,9 @@ class Engine:
         ended = torch.isin(tokens, self._eom)
         return ended | line_end.gather(1, tokens.T).T if line_end is not None else ended
 
-    def _reopen(self, rows: dict[int, tuple[tuple[int, ...], tuple[int, ...]]], state: CanvasState, layout: Layout,
+    def _reopen(self, rows: dict[int, Verdict], state: CanvasState, layout: Layout,
                 holes: list[Hole], leads: list[Lead], ended: torch.Tensor, bans: dict[tuple[int, int], torch.Tensor],
-                guard: SyntaxGuard, fills: list[list[str]]) -> bool:
+                guard: SyntaxGuard, fills: list[list[str]], continued: dict[tuple[int, int], int]) -> bool:
         """The syntax guard (engine/syntax.py) for `rows` (row -> its holes at fault, and those of
         them whose indentation is), whose fills (`fills[row]`) broke the document where they are
         (`SyntaxGuard.judge`): a hole whose indentation is at fault is reopened from its first token
@@ -237,9 +239,9 @@ class Engine:
         eom[self._eom] = True
         texts = self.backend.token_texts()
         reopened = False
-        for row, (faulty, indent) in rows.items():
+        for row, verdict in rows.items():
             for i, (sl, hole, lead) in enumerate(zip(layout.hole_slices(), holes, leads)):
-                if i not in faulty:
+                if i not in verdict.faulty:
                     continue
                 at = ended[row, sl].nonzero()
                 end = int(at[0]) if len(at) else sl.stop - sl.start
@@ -247,9 +249,22 @@ class Engine:
                 w = next((k for k in range(len(lead.pinned), end) if texts[ids[k]].strip()), None)
                 if w is None:
                     continue  # a blank fill: nothing to take back
-                if i in indent and w > len(lead.pinned):
+                stop = (eom | self._newline_tokens) if hole.single_line else eom.clone()
+                if i in verdict.ends and end < sl.stop - sl.start and continued.get((row, i), 0) < MAX_CONTINUED:
+                    # the line stopped unfinished (`(a, b`): the model writes on from where it ended
+                    continued[row, i] = continued.get((row, i), 0) + 1
+                    for (h, off), other in bans.items():
+                        if h == i and off > end:
+                            other[row] = True
+                    bans.setdefault((i, end), torch.ones(B, V, dtype=torch.bool, device=dev))[row] &= ~stop
+                    state.committed[row, sl.start + end:sl.stop] = False
+                    state.logp[row, sl.start + end:sl.stop] = 0.0
+                    reopened = True
+                    continue
+                continued.pop((row, i), None)
+                if i in verdict.indent and w > len(lead.pinned):
                     w = len(lead.pinned)  # the model's own indentation is wrong: rewrite it
-                banned = (eom | self._newline_tokens) if hole.single_line else eom.clone()
+                banned = stop.clone()
                 banned[ids[w]] = True
                 block = guard.opens_block(i, fills[row][i]) if texts[ids[w]].strip() else None
                 if block is not None:
@@ -331,6 +346,7 @@ class Engine:
         guard = (SyntaxGuard.build(request.language, texts, [h.single_line for h in holes])
                  if cfg.syntax_retries > 0 else None)
         bans: dict[tuple[int, int], torch.Tensor] = {}  # (hole, offset in it) -> [B, V] tokens allowed there
+        continued: dict[tuple[int, int], int] = {}  # (row, hole) -> unfinished lines continued in a row
         nfe, tried = 0, []  # tried: the guard's rejected canvases, (the guard's keys per row, state, layout)
         while True:
             line_end = self._line_end(layout, holes)
@@ -350,13 +366,13 @@ class Engine:
             # The syntax guard, on a finished canvas (engine/syntax.py).
             fills = [self._decode(state, layout, holes, leads, r).fills for r in range(B)]
             verdicts = [guard.judge(f) for f in fills]
-            bad = {r: (faulty, indent) for r, (faulty, _, indent) in enumerate(verdicts) if faulty}
+            bad = {r: v for r, v in enumerate(verdicts) if v.faulty}
             if not bad:
                 return state, layout, nfe
-            errs = [key for _, key, _ in verdicts]
+            errs = [v.key for v in verdicts]
             if len(tried) < cfg.syntax_retries and nfe < cfg.syntax_pass_budget:
                 tried.append((errs, state.clone(), layout))
-                if self._reopen(bad, state, layout, holes, leads, ended, bans, guard, fills):
+                if self._reopen(bad, state, layout, holes, leads, ended, bans, guard, fills, continued):
                     continue
             # out of retries or passes (or nothing to reopen): the canvas with the fewest errors, the
             # earliest on ties (min keeps the first of equals)

@@ -34,10 +34,32 @@ from __future__ import annotations
 
 import ast
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 MAX_CHARS = 200_000  # a bigger document is not guarded: a parse per check would cost too much
+PROBE_CHARS = 40_000  # a bigger one is not probed with stand-in lines (`SyntaxGuard._probe`)
 _TRY = re.compile(r"\s*try\s*:")
+# Stand-ins for a Python line, one of each kind a line can be: what the probe puts in a hole to learn
+# whether any line there, at an indentation, would let the document parse.
+STAND_INS = ("pass", "if True:", "else:", "except Exception:")
+
+
+class Verdict(NamedTuple):
+    """`SyntaxGuard.judge`'s answer for one canvas's fills."""
+
+    faulty: tuple[int, ...]  # the holes whose fills broke the document (none: it is fine)
+    key: tuple[int, int]  # orders fills from better to worse, for the fallback's pick
+    indent: tuple[int, ...]  # faulty holes whose own indentation is what is wrong
+    ends: tuple[int, ...] = ()  # faulty holes whose line ended unfinished (`(a, b` , `"abc`)
+
+
+def _unfinished(exc: SyntaxError, text: str) -> bool:
+    """Whether Python's error `exc` on a line `text` says the line stopped before it was done: a
+    bracket never closed, a string never ended, or something expected after its last character."""
+    msg = exc.msg or ""
+    if "was never closed" in msg or msg.startswith("unterminated string"):
+        return True
+    return exc.offset is not None and exc.offset > len(text.rstrip())
 
 
 def _blames_indentation(exc: SyntaxError, first: int) -> bool:
@@ -97,21 +119,24 @@ class SyntaxGuard:
 
         return count_errors(self._parser.parse(doc.encode("utf-8", errors="surrogatepass")))
 
-    def judge(self, fills: list[str]) -> tuple[tuple[int, ...], tuple[int, int], tuple[int, ...]]:
-        """(the holes whose fills broke the document where they are — none when it is fine; a key
-        that orders fills from better to worse for the fallback's pick; the faulty holes whose own
-        indentation is wrong). Python names the hole whose lines hold the first error; an
-        indentation error on a fill's first line ("unexpected indent", "expected an indented block"
-        after the line above) blames its indentation, and so does a next line that fits no level
-        ("unindent does not match": the fill opened a level of its own); a `try:` without handler,
-        which Python reports where the block ends, blames the fill that wrote the `try:`.
-        tree-sitter's count blames every hole."""
+    def judge(self, fills: list[str]) -> Verdict:
+        """Python names the hole whose lines hold the first error; an indentation error on a fill's
+        first line ("unexpected indent", "expected an indented block" after the line above) blames
+        its indentation, and so does a next line that fits no level ("unindent does not match": the
+        fill opened a level of its own); a `try:` without handler, which Python reports where the
+        block ends, blames the fill that wrote the `try:`. Where a single-line hole starts its line,
+        the probe (`_probe`) settles what the error alone does not: an error further down is the
+        fill's when a stand-in line there gets the parse past it (`else:` where `elif …:` belongs),
+        and the fill's indentation is what is wrong when no line at it parses but one at another
+        does (a statement between an `if` body and its `else:`). A single-line fill whose own line
+        has the error, and the error says the line stopped unfinished, is continued where it ended
+        (`Verdict.ends`). tree-sitter's count blames every hole."""
         doc = self.document(fills)
         count = self._count(doc)
         if self._python:
             exc = self._python_error(doc)
             if exc is None:
-                return (), (0, count), ()
+                return Verdict((), (0, count), ())
             line = exc.lineno or 0
             if line >= self._first_hole_line():  # else hidden by an error above
                 own = self._fills(fills)
@@ -122,10 +147,77 @@ class SyntaxGuard:
                     tries = [i for i, ((lo, _), f) in enumerate(zip(windows, own))
                              if lo < line and _TRY.match(f.split("\n", 1)[0])]
                     faulty = tuple(tries[-1:])
-                indent = tuple(i for i in faulty if _blames_indentation(exc, windows[i][0]))
-                return faulty, (int(bool(faulty)), count), indent
+                if not faulty:  # further down: the nearest fill above whose place a stand-in fixes
+                    above = [i for i, (_, hi) in enumerate(windows) if hi < line]
+                    faulty = next(((i,) for i in reversed(above) if self._probe(own, i, line)), ())
+                indent = tuple(i for i in faulty if _blames_indentation(exc, windows[i][0])
+                               or self._misplaced(own, i, max(line, windows[i][1])))
+                lines = doc.split("\n")
+                ends = tuple(i for i in faulty if i not in indent and self._single[i] and line == windows[i][0]
+                             and _unfinished(exc, lines[line - 1]))
+                return Verdict(faulty, (int(bool(faulty)), count), indent, ends)
         worse = count > self.baseline
-        return tuple(range(len(fills))) if worse else (), (int(worse), count), ()
+        return Verdict(tuple(range(len(fills))) if worse else (), (int(worse), count), ())
+
+    def _probe(self, own: list[str], hole: int, past: int, at: str | None = None) -> bool:
+        """Whether some stand-in line (`STAND_INS`) in single-line hole `hole`, which starts its line,
+        lets the document (the other fills in place, `own`) parse past line `past`: at indentation
+        `at`, or at any level the lines around the hole suggest (`_levels`). False where it does not
+        apply (another language, a multi-line hole, a hole after text on its line, a big document)."""
+        if not self._probeable(hole):
+            return False
+        for ws in [at] if at is not None else self._levels(hole, own[hole]):
+            for line in STAND_INS:
+                trial = list(own)
+                trial[hole] = ws + line
+                exc = self._python_error(self.document(trial))
+                if exc is None or (exc.lineno or 0) > past:
+                    return True
+        return False
+
+    def _probeable(self, hole: int) -> bool:
+        """Python, a single-line hole at the start of its line, a document small enough to parse a
+        few times more."""
+        text = self._texts[hole]
+        return (self._python and self._single[hole] and (text == "" or text.endswith("\n"))
+                and sum(len(t) for t in self._texts) <= PROBE_CHARS)
+
+    def _misplaced(self, own: list[str], hole: int, past: int) -> bool:
+        """Whether fill `own[hole]`'s indentation is what keeps the document from parsing past line
+        `past`: no stand-in at it does, one at another level does."""
+        fill = own[hole]
+        if not fill.strip() or not self._probeable(hole):
+            return False
+        ws = fill[:len(fill) - len(fill.lstrip())]
+        if self._probe(own, hole, past, at=ws):
+            return False
+        return any(self._probe(own, hole, past, at=other) for other in self._levels(hole, fill) if other != ws)
+
+    def _levels(self, hole: int, fill: str) -> list[str]:
+        """Indentations a line in `hole` could have: the fill's, the next non-blank line's, the
+        previous one's and one deeper after a header, then the enclosing blocks' levels, innermost
+        first."""
+        lead = lambda t: t[:len(t) - len(t.lstrip())]
+        out = [lead(fill)]
+        nxt = next((t for t in self._texts[hole + 1].split("\n")[1:] if t.strip()), None)
+        if nxt is not None:
+            out.append(lead(nxt))
+        floor = None
+        for text in reversed(self._texts[hole].split("\n")[:-1]):
+            if not text.strip():
+                continue
+            ws = lead(text)
+            if floor is None:
+                if text.rstrip().endswith(":"):
+                    out.append(ws + ("\t" if "\t" in ws else "    "))
+                out.append(ws)
+                floor = ws
+            elif len(ws) < len(floor):
+                out.append(ws)
+                floor = ws
+            if not floor or len(out) >= 7:
+                break
+        return list(dict.fromkeys(out))
 
     def _python_error(self, doc: str) -> SyntaxError | None:
         """The first syntax error Python finds in `doc`, None when it parses."""
