@@ -30,8 +30,6 @@ from engine.canvas import Layout, budget_streams, cap_bucket, first_bucket, next
 from engine.sampler import CanvasState, SamplerConfig, denoise
 from engine.syntax import SyntaxGuard, Verdict
 
-MAX_CONTINUED = 2  # unfinished lines the guard continues in a row before it rewrites the line instead
-
 _WORD_END = re.compile(r"[A-Za-z0-9_]\Z")
 _FIRST_WORD = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)")
 LEAD_MAX_TOKENS = 48  # a longer typed line stays in the context (token healing only)
@@ -221,18 +219,19 @@ class Engine:
 
     def _reopen(self, rows: dict[int, Verdict], state: CanvasState, layout: Layout,
                 holes: list[Hole], leads: list[Lead], ended: torch.Tensor, bans: dict[tuple[int, int], torch.Tensor],
-                guard: SyntaxGuard, fills: list[list[str]], continued: dict[tuple[int, int], int]) -> bool:
-        """The syntax guard (engine/syntax.py) for `rows` (row -> its holes at fault, and those of
-        them whose indentation is), whose fills (`fills[row]`) broke the document where they are
-        (`SyntaxGuard.judge`): a hole whose indentation is at fault is reopened from its first token
+                guard: SyntaxGuard, fills: list[list[str]]) -> bool:
+        """The syntax guard (engine/syntax.py) for `rows` (row -> its `Verdict`: the holes at fault
+        and those whose indentation is), whose fills (`fills[row]`) broke the document where they
+        are (`SyntaxGuard.judge`): a hole whose indentation is at fault is reopened from its first token
         (the model's indentation), any other from its fill's first token that is not blank (`    if`
         where the suffix wants an assignment); that token and an end are forbidden there (a blank
         line would dodge the parse, not fill the hole), and the row's bans further
         right, about another first word, are lifted. Where the next line's indentation says the line
         is of the other kind (`guard.opens_block`), the whole kind is forbidden there: every block
         keyword, or every word but those. `ended` [B, C] marks positions holding an end. Returns
-        whether anything was reopened. (Reopening where the fill ended instead, so that it writes
-        on, measured worse: BENCHMARKS.md, "Session 7".)"""
+        whether anything was reopened. (Reopening every bad fill where it ended, so that it writes
+        on, measured worse: BENCHMARKS.md, "Session 7"; so did doing it for unfinished lines alone,
+        `(a, b`, "Session 9".)"""
         B, V = state.tokens.shape[0], self.backend.vocab_size
         dev = state.tokens.device
         eom = torch.zeros(V, dtype=torch.bool, device=dev)
@@ -249,22 +248,9 @@ class Engine:
                 w = next((k for k in range(len(lead.pinned), end) if texts[ids[k]].strip()), None)
                 if w is None:
                     continue  # a blank fill: nothing to take back
-                stop = (eom | self._newline_tokens) if hole.single_line else eom.clone()
-                if i in verdict.ends and end < sl.stop - sl.start and continued.get((row, i), 0) < MAX_CONTINUED:
-                    # the line stopped unfinished (`(a, b`): the model writes on from where it ended
-                    continued[row, i] = continued.get((row, i), 0) + 1
-                    for (h, off), other in bans.items():
-                        if h == i and off > end:
-                            other[row] = True
-                    bans.setdefault((i, end), torch.ones(B, V, dtype=torch.bool, device=dev))[row] &= ~stop
-                    state.committed[row, sl.start + end:sl.stop] = False
-                    state.logp[row, sl.start + end:sl.stop] = 0.0
-                    reopened = True
-                    continue
-                continued.pop((row, i), None)
                 if i in verdict.indent and w > len(lead.pinned):
                     w = len(lead.pinned)  # the model's own indentation is wrong: rewrite it
-                banned = stop.clone()
+                banned = (eom | self._newline_tokens) if hole.single_line else eom.clone()
                 banned[ids[w]] = True
                 block = guard.opens_block(i, fills[row][i]) if texts[ids[w]].strip() else None
                 if block is not None:
@@ -346,7 +332,6 @@ class Engine:
         guard = (SyntaxGuard.build(request.language, texts, [h.single_line for h in holes])
                  if cfg.syntax_retries > 0 else None)
         bans: dict[tuple[int, int], torch.Tensor] = {}  # (hole, offset in it) -> [B, V] tokens allowed there
-        continued: dict[tuple[int, int], int] = {}  # (row, hole) -> unfinished lines continued in a row
         nfe, tried = 0, []  # tried: the guard's rejected canvases, (the guard's keys per row, state, layout)
         while True:
             line_end = self._line_end(layout, holes)
@@ -372,7 +357,7 @@ class Engine:
             errs = [v.key for v in verdicts]
             if len(tried) < cfg.syntax_retries and nfe < cfg.syntax_pass_budget:
                 tried.append((errs, state.clone(), layout))
-                if self._reopen(bad, state, layout, holes, leads, ended, bans, guard, fills, continued):
+                if self._reopen(bad, state, layout, holes, leads, ended, bans, guard, fills):
                     continue
             # out of retries or passes (or nothing to reopen): the canvas with the fewest errors, the
             # earliest on ties (min keeps the first of equals)

@@ -24,6 +24,14 @@ matches no indentation level, the fill's indentation (which the model writes whe
 a line) is what is wrong: that hole is reopened from its first token, the indentation, with that
 token forbidden there.
 
+For a Python single-line hole that starts its line the guard also probes the place: it puts
+stand-in lines there (`STAND_INS`: `pass`, `if True:`, `else:`, `except Exception:`, at the
+indentations the lines around suggest) and parses again. An error past the fill's window is the
+fill's when a stand-in gets the parse past it (`else:` where the chain goes on with `else:` below:
+`elif …:` belonged there); an error in the window blames the fill's indentation when no stand-in at
+that indentation parses and one at another does (a statement between an `if` body and its
+`else:`). An error that no stand-in mends (a broken function further down) is not the fill's.
+
 In an indentation language the next line's indentation also tells what kind of line a single-line
 hole holds: a deeper next line means it opens a block, any other means it must not. A bad fill of
 the wrong kind is reopened with the whole kind forbidden at its first word — every block keyword, or
@@ -50,16 +58,6 @@ class Verdict(NamedTuple):
     faulty: tuple[int, ...]  # the holes whose fills broke the document (none: it is fine)
     key: tuple[int, int]  # orders fills from better to worse, for the fallback's pick
     indent: tuple[int, ...]  # faulty holes whose own indentation is what is wrong
-    ends: tuple[int, ...] = ()  # faulty holes whose line ended unfinished (`(a, b` , `"abc`)
-
-
-def _unfinished(exc: SyntaxError, text: str) -> bool:
-    """Whether Python's error `exc` on a line `text` says the line stopped before it was done: a
-    bracket never closed, a string never ended, or something expected after its last character."""
-    msg = exc.msg or ""
-    if "was never closed" in msg or msg.startswith("unterminated string"):
-        return True
-    return exc.offset is not None and exc.offset > len(text.rstrip())
 
 
 def _blames_indentation(exc: SyntaxError, first: int) -> bool:
@@ -128,9 +126,8 @@ class SyntaxGuard:
         the probe (`_probe`) settles what the error alone does not: an error further down is the
         fill's when a stand-in line there gets the parse past it (`else:` where `elif …:` belongs),
         and the fill's indentation is what is wrong when no line at it parses but one at another
-        does (a statement between an `if` body and its `else:`). A single-line fill whose own line
-        has the error, and the error says the line stopped unfinished, is continued where it ended
-        (`Verdict.ends`). tree-sitter's count blames every hole."""
+        does (a statement between an `if` body and its `else:`). tree-sitter's count blames every
+        hole."""
         doc = self.document(fills)
         count = self._count(doc)
         if self._python:
@@ -152,10 +149,7 @@ class SyntaxGuard:
                     faulty = next(((i,) for i in reversed(above) if self._probe(own, i, line)), ())
                 indent = tuple(i for i in faulty if _blames_indentation(exc, windows[i][0])
                                or self._misplaced(own, i, max(line, windows[i][1])))
-                lines = doc.split("\n")
-                ends = tuple(i for i in faulty if i not in indent and self._single[i] and line == windows[i][0]
-                             and _unfinished(exc, lines[line - 1]))
-                return Verdict(faulty, (int(bool(faulty)), count), indent, ends)
+                return Verdict(faulty, (int(bool(faulty)), count), indent)
         worse = count > self.baseline
         return Verdict(tuple(range(len(fills))) if worse else (), (int(worse), count), ())
 
