@@ -215,7 +215,8 @@ class DiffusionCoder(nn.Module):
                       pad: bool = False) -> tuple[StreamCache, torch.Tensor]:
         """Encode a context stream, reusing `past` for its longest common token prefix. Returns the
         cache and the hidden states of the tokens encoded now [1, n_new, D] (the AR baseline's
-        next-token logits come from the last one). With `hidden=False` the last block computes only
+        next-token logits come from the last one). With `hidden=False` a stream whose tokens are all
+        cached is not encoded at all (an unchanged suffix while the user types), and the last block computes only
         its keys and values — all a canvas reads of a stream — and skips its attention and MLP (a
         quarter of a 4-layer model's context encoding); the states returned are then the last
         block's input. With `pad` the new tokens are encoded padded to `padded_length` and the pads'
@@ -227,8 +228,11 @@ class DiffusionCoder(nn.Module):
         if past is not None:
             while keep < min(len(past.ids), len(ids)) and past.ids[keep] == ids[keep]:
                 keep += 1
-            if keep == len(ids) and keep > 0:  # nothing new; keep one token so a hidden state exists
-                keep -= 1
+            if keep == len(ids) and keep > 0:
+                if not hidden:  # nothing new and no state wanted: the cache as it is
+                    whole = past if len(past.ids) == keep else past.truncated(keep)
+                    return whole, self.embed.weight.new_zeros(1, 0, self.cfg.d_model)
+                keep -= 1  # nothing new; keep one token so a hidden state exists
             past = past.truncated(keep) if keep else None
         new = ids[keep:]
         n = len(new)
