@@ -1,9 +1,13 @@
 """Engine benchmarks: step time against context length (the cache's proof), cold and warm
-single-line latency with ~1k context tokens, candidates 1 vs 3. Prints Markdown tables.
+single-line latency with 1k context tokens (issue 3's figure: 768 before the hole, 256 after it),
+candidates 1 vs 3. Prints Markdown tables.
 
     python -m benchmarks.engine_bench [--model embedded] [--repeats 20] [--threads 2] [--dtype float32] \
-        [--compile [MODE]] [--sampler fallback=confident ...]
+        [--compile [MODE]] [--sampler fallback=confident ...] [--prefix-tokens 768] [--suffix-tokens 256]
     dg-lsp bench engine
+
+Until session 8 the fills had a 1k-token prefix and 1,500 characters of suffix (~1.45k context
+tokens in all): `--prefix-tokens 1024 --suffix-tokens 450` comes close to that.
 """
 from __future__ import annotations
 
@@ -58,42 +62,50 @@ def step_times(engine, text: str, sizes: list[int], canvas: int, repeats: int) -
     return out
 
 
-def cut(engine, text: str, r: int) -> tuple[str, str, str]:
-    """The r-th benchmark fill: (prefix of ~1k tokens up to a line's indentation, that line's rest,
-    suffix of 1,500 characters after it). A different cut each time: a line of real code is the hole."""
+PREFIX_TOKENS, SUFFIX_TOKENS = 768, 256  # 1k context tokens in all
+
+
+def cut(engine, text: str, r: int, prefix_tokens: int = PREFIX_TOKENS,
+        suffix_tokens: int = SUFFIX_TOKENS) -> tuple[str, str, str]:
+    """The r-th benchmark fill: (prefix of about `prefix_tokens` tokens up to a line's indentation,
+    that line's rest, the whole lines after it up to about `suffix_tokens` tokens). A different cut
+    each time: a line of real code is the hole."""
     lines = text.splitlines(keepends=True)
     start = (r * 37) % max(1, len(lines) - 400)
-    prefix = context_of(engine, "".join(lines[start:]), 1024)
+    prefix = context_of(engine, "".join(lines[start:]), prefix_tokens)
     rest = "".join(lines[start:])[len(prefix):]
     line_end = rest.find("\n") + 1
-    suffix = rest[line_end:line_end + 1500]
+    suffix = context_of(engine, rest[line_end:], suffix_tokens)
     indent = rest[: len(rest[:line_end]) - len(rest[:line_end].lstrip())]
     return prefix + indent, rest[len(indent):line_end], suffix
 
 
-def latency(engine, text: str, repeats: int, candidates: int = 1) -> dict[str, list[float]]:
+def latency(engine, text: str, repeats: int, candidates: int = 1, prefix_tokens: int = PREFIX_TOKENS,
+            suffix_tokens: int = SUFFIX_TOKENS) -> dict[str, list[float]]:
     from engine.api import Hole, InfillRequest
 
-    cold, warm, nfes, tps = [], [], [], []
+    cold, warm, nfes, tps, ctx = [], [], [], [], []
     for r in range(repeats):
-        p, line, suffix = cut(engine, text, r)
+        p, line, suffix = cut(engine, text, r, prefix_tokens, suffix_tokens)
         t = time.perf_counter()
         res = engine.infill(InfillRequest([p, Hole(max_tokens=48, single_line=True), suffix],
                                           candidates=candidates, cache_key=f"bench{r}"))
         cold.append((time.perf_counter() - t) * 1e3)
         nfes.append(res.stats.nfe)
         tps.append(res.stats.tokens_per_step)
+        ctx.append(res.stats.context_tokens)
         # one character typed at the cursor: the cached prefix is reused up to the change
         typed = p + (line[:1] or "x")
         t = time.perf_counter()
         engine.infill(InfillRequest([typed, Hole(max_tokens=48, single_line=True), suffix],
                                     candidates=candidates, cache_key=f"bench{r}"))
         warm.append((time.perf_counter() - t) * 1e3)
-    return {"cold": cold, "warm": warm, "nfe": nfes, "tokens_per_step": tps}
+    return {"cold": cold, "warm": warm, "nfe": nfes, "tokens_per_step": tps, "context": ctx}
 
 
 def run(model: str = "embedded", repeats: int = 20, threads: int = 2, device: str | None = None,
-        dtype: str | None = None, compile: str | None = None, sampler: dict | None = None) -> str:
+        dtype: str | None = None, compile: str | None = None, sampler: dict | None = None,
+        prefix_tokens: int = PREFIX_TOKENS, suffix_tokens: int = SUFFIX_TOKENS) -> str:
     import torch
 
     from engine.api import load_engine
@@ -113,9 +125,10 @@ def run(model: str = "embedded", repeats: int = 20, threads: int = 2, device: st
              f"compile {engine.info.get('compile', 'off')}, fallback {engine.sampler.fallback}, loaded in {load_s:.1f} s", "",
              "| context tokens | ms per step (canvas 16, median) | × vs 128 |", "|---|---|---|"]
     lines += [f"| {n} | {st[n]:.2f} | {st[n] / st[128]:.2f} |" for n in sizes]
-    lat1 = latency(engine, text, repeats, 1)
-    lat3 = latency(engine, text, max(5, repeats // 2), 3)
-    lines += ["", "| single-line infill, ~1k context tokens | p50 ms | p95 ms |", "|---|---|---|"]
+    lat1 = latency(engine, text, repeats, 1, prefix_tokens, suffix_tokens)
+    lat3 = latency(engine, text, max(5, repeats // 2), 3, prefix_tokens, suffix_tokens)
+    n_ctx = statistics.median(lat1["context"])
+    lines += ["", f"| single-line infill, {n_ctx:.0f} context tokens (median) | p50 ms | p95 ms |", "|---|---|---|"]
     for name, xs in (("cold, 1 candidate", lat1["cold"]), ("warm after a 1-char edit, 1 candidate", lat1["warm"]),
                      ("cold, 3 candidates", lat3["cold"]), ("warm, 3 candidates", lat3["warm"])):
         lines.append(f"| {name} | {_pct(xs, 0.5):.1f} | {_pct(xs, 0.95):.1f} |")
@@ -138,8 +151,11 @@ def main() -> None:
 
     ap.add_argument("--sampler", action="append", default=[], metavar="KEY=VALUE", type=key_value,
                     help="a SamplerConfig field over the model's defaults, e.g. fallback=confident; repeatable")
+    ap.add_argument("--prefix-tokens", type=int, default=PREFIX_TOKENS, help="context before the hole (default 768)")
+    ap.add_argument("--suffix-tokens", type=int, default=SUFFIX_TOKENS, help="context after it (default 256)")
     args = ap.parse_args()
-    print(run(args.model, args.repeats, args.threads, args.device, args.dtype, args.compile, dict(args.sampler)))
+    print(run(args.model, args.repeats, args.threads, args.device, args.dtype, args.compile, dict(args.sampler),
+              args.prefix_tokens, args.suffix_tokens))
 
 
 if __name__ == "__main__":

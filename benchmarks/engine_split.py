@@ -1,6 +1,6 @@
 """Where a cold single-line fill's time goes: context encoding, the backend's step, the rest of the
 denoising loop (the sampler), the syntax guard's checks. The same fills as `engine_bench`'s
-latency table (~1k context tokens, 1,500 characters of suffix), mean ms per fill. Prints Markdown.
+latency table (1k context tokens: 768 before the hole, 256 after), mean ms per fill. Prints Markdown.
 
     python -m benchmarks.engine_split [--model embedded] [--repeats 20] [--threads 2] [--sampler KEY=VALUE ...]
 """
