@@ -356,3 +356,17 @@ def test_inference_scores_equal_the_training_forward(engine):
         hidden = model(batch.ids, batch.pos, batch.kind, batch.mask)
         full = model.logits(hidden[0, n - canvas.shape[1]:])
     torch.testing.assert_close(cached, full, rtol=1e-4, atol=1e-4)
+
+
+def test_the_latency_benchmark_fills_have_the_context_it_names(engine):
+    """benchmarks.engine_bench's fills (issue 3's latency figure): about 768 tokens before the hole,
+    which starts a line after its indentation, and about 256 after, cut at line ends."""
+    from benchmarks.engine_bench import code_text, cut
+
+    text = code_text()
+    for r in range(3):
+        prefix, line, suffix = cut(engine, text, r)
+        start = prefix.rfind("\n") + 1
+        assert prefix[start:].strip() == "" and line.endswith("\n") and suffix.endswith("\n")
+        assert 700 <= engine.count_tokens(prefix) <= 800 and 200 <= engine.count_tokens(suffix) <= 270
+        assert (prefix + line + suffix) in text
