@@ -151,6 +151,14 @@ class Engine:
             self._nl = torch.tensor(["\n" in t for t in self.backend.token_texts()], device=self.backend.device)
         return self._nl
 
+    @property
+    def _idle_tokens(self) -> torch.Tensor:
+        """[V] bool: tokens that add nothing to a line's code: blank ones and those starting a comment."""
+        if not hasattr(self, "_idle"):
+            self._idle = torch.tensor([not t.strip() or t.lstrip().startswith("#") for t in self.backend.token_texts()],
+                                      device=self.backend.device)
+        return self._idle
+
     def _line_end(self, layout: Layout, holes: list[Hole]) -> torch.Tensor | None:
         """[C, V] bool: which tokens end the hole at each canvas position (single-line holes only)."""
         if not any(h.single_line for h in holes):
@@ -219,10 +227,14 @@ class Engine:
 
     def _reopen(self, rows: dict[int, Verdict], state: CanvasState, layout: Layout,
                 holes: list[Hole], leads: list[Lead], ended: torch.Tensor, bans: dict[tuple[int, int], torch.Tensor],
-                guard: SyntaxGuard, fills: list[list[str]]) -> bool:
-        """The syntax guard (engine/syntax.py) for `rows` (row -> its `Verdict`: the holes at fault
-        and those whose indentation is), whose fills (`fills[row]`) broke the document where they
-        are (`SyntaxGuard.judge`): a hole whose indentation is at fault is reopened from its first token
+                guard: SyntaxGuard, fills: list[list[str]], continued: dict[tuple[int, int], int],
+                limit: int) -> bool:
+        """The syntax guard (engine/syntax.py) for `rows` (row -> its `Verdict`: the holes at fault,
+        those whose indentation is, those to continue), whose fills (`fills[row]`) broke the
+        document where they are (`SyntaxGuard.judge`): a typed line that stopped too soon (`if (a
+        == b`) is reopened where its fill ended, with an end forbidden there, so the model writes on
+        — `limit` times in a row at most (`continued` counts them per row and hole), then it is
+        rewritten like any other; a hole whose indentation is at fault is reopened from its first token
         (the model's indentation), any other from its fill's first token that is not blank (`    if`
         where the suffix wants an assignment); that token and an end are forbidden there (a blank
         line would dodge the parse, not fill the hole), and the row's bans further
@@ -230,8 +242,8 @@ class Engine:
         is of the other kind (`guard.opens_block`), the whole kind is forbidden there: every block
         keyword, or every word but those. `ended` [B, C] marks positions holding an end. Returns
         whether anything was reopened. (Reopening every bad fill where it ended, so that it writes
-        on, measured worse: BENCHMARKS.md, "Session 7"; so did doing it for unfinished lines alone,
-        `(a, b`, "Session 9".)"""
+        on, measured worse: BENCHMARKS.md, "Session 7"; on whole lines so did doing it for
+        unfinished ones alone, "Session 9".)"""
         B, V = state.tokens.shape[0], self.backend.vocab_size
         dev = state.tokens.device
         eom = torch.zeros(V, dtype=torch.bool, device=dev)
@@ -248,9 +260,23 @@ class Engine:
                 w = next((k for k in range(len(lead.pinned), end) if texts[ids[k]].strip()), None)
                 if w is None:
                     continue  # a blank fill: nothing to take back
+                stop = (eom | self._newline_tokens) if hole.single_line else eom.clone()
+                if i in verdict.ends and end < sl.stop - sl.start and continued.get((row, i), 0) < limit:
+                    # the typed line stopped too soon (`if (a == b`): the model writes on from its end
+                    continued[row, i] = continued.get((row, i), 0) + 1
+                    for (h, off), other in bans.items():
+                        if h == i and off > end:
+                            other[row] = True
+                    # what follows may not be blank or a comment either: that would dodge the parse
+                    bans.setdefault((i, end), torch.ones(B, V, dtype=torch.bool, device=dev))[row] &= ~(stop | self._idle_tokens)
+                    state.committed[row, sl.start + end:sl.stop] = False
+                    state.logp[row, sl.start + end:sl.stop] = 0.0
+                    reopened = True
+                    continue
+                continued.pop((row, i), None)
                 if i in verdict.indent and w > len(lead.pinned):
                     w = len(lead.pinned)  # the model's own indentation is wrong: rewrite it
-                banned = (eom | self._newline_tokens) if hole.single_line else eom.clone()
+                banned = stop.clone()
                 banned[ids[w]] = True
                 block = guard.opens_block(i, fills[row][i]) if texts[ids[w]].strip() else None
                 if block is not None:
@@ -332,6 +358,7 @@ class Engine:
         guard = (SyntaxGuard.build(request.language, texts, [h.single_line for h in holes])
                  if cfg.syntax_retries > 0 else None)
         bans: dict[tuple[int, int], torch.Tensor] = {}  # (hole, offset in it) -> [B, V] tokens allowed there
+        continued: dict[tuple[int, int], int] = {}  # (row, hole) -> times continued in a row
         nfe, tried = 0, []  # tried: the guard's rejected canvases, (the guard's keys per row, state, layout)
         while True:
             line_end = self._line_end(layout, holes)
@@ -357,7 +384,8 @@ class Engine:
             errs = [v.key for v in verdicts]
             if len(tried) < cfg.syntax_retries and nfe < cfg.syntax_pass_budget:
                 tried.append((errs, state.clone(), layout))
-                if self._reopen(bad, state, layout, holes, leads, ended, bans, guard, fills):
+                if self._reopen(bad, state, layout, holes, leads, ended, bans, guard, fills, continued,
+                                cfg.syntax_continue):
                     continue
             # out of retries or passes (or nothing to reopen): the canvas with the fewest errors, the
             # earliest on ties (min keeps the first of equals)

@@ -63,6 +63,8 @@ class SamplerConfig:
     end_run_conf: float = 0.0  # a position joins an end run only when its end prediction is this sure
     line_lead: bool = True  # the typed start of the cursor's line goes into the canvas (engine/runtime.py)
     syntax_retries: int = 0  # times the syntax guard may reopen a canvas (engine/syntax.py); 0 = off
+    syntax_continue: int = 2  # times in a row the guard continues a typed line that stopped too
+    # soon (`if (a == b`) where its fill ended, before it rewrites the fill instead; 0 = never
     syntax_pass_budget: int = 64  # the guard reopens only while the request has used fewer passes:
     # a long fill written a token per pass would otherwise cost (1 + retries) times its passes
     fallback: str = "confident"  # a step that passes no threshold commits the row's most "confident"

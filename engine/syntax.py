@@ -32,6 +32,14 @@ fill's when a stand-in gets the parse past it (`else:` where the chain goes on w
 that indentation parses and one at another does (a statement between an `if` body and its
 `else:`). An error that no stand-in mends (a broken function further down) is not the fill's.
 
+Where the user typed the line's start (the hole follows text on its line), a fill whose line
+stopped unfinished — a bracket never closed, a string never ended, something expected after its
+last character (`if (a == b`) — or that made the line a block header over a line no deeper (`if n
+== 1:` where `if n == 1: return 1` belongs) is continued where it ended, with an end forbidden
+there, rather than rewritten (`Verdict.ends`): the line's start is the user's, so rewriting could
+only change what follows it. Where the model wrote the whole line, rewriting it measured better
+(BENCHMARKS.md, "Session 9").
+
 In an indentation language the next line's indentation also tells what kind of line a single-line
 hole holds: a deeper next line means it opens a block, any other means it must not. A bad fill of
 the wrong kind is reopened with the whole kind forbidden at its first word — every block keyword, or
@@ -58,6 +66,19 @@ class Verdict(NamedTuple):
     faulty: tuple[int, ...]  # the holes whose fills broke the document (none: it is fine)
     key: tuple[int, int]  # orders fills from better to worse, for the fallback's pick
     indent: tuple[int, ...]  # faulty holes whose own indentation is what is wrong
+    ends: tuple[int, ...] = ()  # faulty holes to continue where their fill ended (`Engine._reopen`)
+
+
+def _unfinished(exc: SyntaxError, text: str) -> bool:
+    """Whether Python's error `exc` on a line `text` says the line stopped before it was done: a
+    bracket never closed, a string never ended, or something expected after its last character
+    (not an indentation error: a header's missing body, a stray indent)."""
+    if isinstance(exc, IndentationError):
+        return False
+    msg = exc.msg or ""
+    if "was never closed" in msg or msg.startswith("unterminated string"):
+        return True
+    return exc.offset is not None and exc.offset > len(text.rstrip())
 
 
 def _blames_indentation(exc: SyntaxError, first: int) -> bool:
@@ -149,7 +170,9 @@ class SyntaxGuard:
                     faulty = next(((i,) for i in reversed(above) if self._probe(own, i, line)), ())
                 indent = tuple(i for i in faulty if _blames_indentation(exc, windows[i][0])
                                or self._misplaced(own, i, max(line, windows[i][1])))
-                return Verdict(faulty, (int(bool(faulty)), count), indent)
+                ends = tuple(i for i in faulty if i not in indent and self._typed(i)
+                             and self._continues(exc, doc.split("\n"), windows[i], own[i]))
+                return Verdict(faulty, (int(bool(faulty)), count), indent, ends)
         worse = count > self.baseline
         return Verdict(tuple(range(len(fills))) if worse else (), (int(worse), count), ())
 
@@ -168,6 +191,22 @@ class SyntaxGuard:
                 if exc is None or (exc.lineno or 0) > past:
                     return True
         return False
+
+    def _typed(self, hole: int) -> bool:
+        """Whether single-line hole `hole` follows text on its line (the user typed the line's start)."""
+        text = self._texts[hole]
+        return self._single[hole] and text != "" and not text.endswith("\n")
+
+    def _continues(self, exc: SyntaxError, lines: list[str], window: tuple[int, int], fill: str) -> bool:
+        """Whether a typed line with `fill` in it is bad only for stopping where it did: Python's
+        error `exc` is on the line and says it is unfinished (`if (a == b`), or the line is a block
+        header over a line that is not deeper (`if n == 1:` where the one-line `if n == 1: return
+        1` belongs: the model writes the body after the colon)."""
+        line = exc.lineno or 0
+        if line == window[0]:
+            return _unfinished(exc, lines[line - 1])
+        return (line == window[1] and (exc.msg or "").startswith("expected an indented block")
+                and lines[window[0] - 1].rstrip().endswith(":") and "\n" not in fill)
 
     def _probeable(self, hole: int) -> bool:
         """Python, a single-line hole at the start of its line, a document small enough to parse a

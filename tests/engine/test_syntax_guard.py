@@ -174,7 +174,7 @@ def test_python_fills_are_judged_by_pythons_parser_where_they_are():
     guard = SyntaxGuard.build("python", [BEFORE, AFTER], [True])
     assert guard.errors(["    for c in xs:"]) == guard.baseline == 0  # tree-sitter: fine
     assert guard.judge(["    for c in xs:"])[0] == guard.judge(["        y = 1"])[0] == (0,)
-    assert guard.judge([LINE]) == ((), (0, 0), ())
+    assert guard.judge([LINE])[:3] == ((), (0, 0), ())
     # Python reports the missing block at the next line that is not blank
     spaced = SyntaxGuard.build("python", [BEFORE, "\n\n\n    return x\n"], [True])
     assert spaced.judge(["    for c in xs:"])[0] == (0,) and spaced.judge([LINE])[0] == ()
@@ -259,7 +259,7 @@ def test_an_error_further_down_is_the_fills_when_a_stand_in_line_mends_it():
     before = "def f(a, b):\n    if a:\n        x = 1\n"
     after = "\n        x = 2\n    else:\n        x = 3\n    return x\n"
     guard = SyntaxGuard.build("python", [before, after], [True])
-    assert guard.judge(["    else:"]) == ((0,), (1, guard.errors(["    else:"])), ())
+    assert guard.judge(["    else:"])[:3] == ((0,), (1, guard.errors(["    else:"])), ())
     assert guard.judge(["    elif b:"]).faulty == ()
     broken = SyntaxGuard.build("python", [before, after + "\ndef g(:\n    pass\n"], [True])
     assert broken.judge(["    else:"]).faulty == (0,)
@@ -280,3 +280,26 @@ def test_a_line_that_fits_nowhere_at_its_indentation_is_rewritten_from_its_start
     assert guard.judge(["        y = 2"]).faulty == ()
     assert guard.judge(["    y = (2"]).indent == (0,)
 
+
+
+def test_a_typed_line_that_stopped_too_soon_is_continued_where_it_ended(engine, monkeypatch):
+    """The user typed `    x =`; the model writes ` (1` and ends: the bracket is never closed. The
+    line's start is the user's, so the guard reopens the hole where the fill ended, with an end
+    forbidden there, and the model writes on (`)`). A typed header over a line no deeper is
+    continued too (`if n == 1:` wants its body after the colon). Where the model wrote the whole
+    line it is rewritten instead."""
+    typed = SyntaxGuard.build("python", [BEFORE + "    x =", AFTER], [True])
+    assert typed.judge([" (1"]).ends == typed.judge([' "1']).ends == (0,)
+    assert typed.judge([" 1)"]).faulty == (0,) and typed.judge([" 1)"]).ends == ()
+    header = SyntaxGuard.build("python", [BEFORE + "    if", AFTER], [True])
+    assert header.judge([" x:"]).ends == (0,) and header.judge([" x: y = 1"]).faulty == ()
+    whole = SyntaxGuard.build("python", [BEFORE, AFTER], [True])
+    assert whole.judge(["    x = (1"]).faulty == (0,) and whole.judge(["    x = (1"]).ends == ()
+
+    monkeypatch.setattr(engine.backend, "step", scripted(engine, first_word=" x", early_end=5))
+    segments = [BEFORE + "    x =", Hole(max_tokens=16, single_line=True), AFTER]
+    for retries, want in ((0, " (1"), (1, " (1)")):
+        monkeypatch.setattr(engine.sampler, "syntax_retries", retries)
+        assert engine.infill(InfillRequest(segments, language="python")).fills[0] == want
+    monkeypatch.setattr(engine.sampler, "syntax_continue", 0)  # rewritten from its first token instead
+    assert engine.infill(InfillRequest(segments, language="python")).fills[0] != " (1)"
