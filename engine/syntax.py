@@ -32,13 +32,13 @@ fill's when a stand-in gets the parse past it (`else:` where the chain goes on w
 that indentation parses and one at another does (a statement between an `if` body and its
 `else:`). An error that no stand-in mends (a broken function further down) is not the fill's.
 
-Where the user typed the line's start (the hole follows text on its line), a fill whose line
-stopped unfinished — a bracket never closed, a string never ended, something expected after its
-last character (`if (a == b`) — or that made the line a block header over a line no deeper (`if n
-== 1:` where `if n == 1: return 1` belongs) is continued where it ended, with an end forbidden
-there, rather than rewritten (`Verdict.ends`): the line's start is the user's, so rewriting could
-only change what follows it. Where the model wrote the whole line, rewriting it measured better
-(BENCHMARKS.md, "Session 9").
+Where the user typed the line's start (the hole follows code on its line, not only indentation),
+a fill whose line stopped unfinished — a bracket never closed, a string never ended, something
+expected after its last character (`if (a == b`) — or that made the line a block header over a
+line no deeper (`if n == 1:` where `if n == 1: return 1` belongs) is continued where it ended,
+with an end, a blank token or a comment forbidden there, rather than rewritten (`Verdict.ends`):
+the line's start is the user's, so rewriting could only change what follows it. Where the model
+wrote the whole line, first word included, rewriting it measured better (BENCHMARKS.md, "Session 9").
 
 In an indentation language the next line's indentation also tells what kind of line a single-line
 hole holds: a deeper next line means it opens a block, any other means it must not. A bad fill of
@@ -193,9 +193,9 @@ class SyntaxGuard:
         return False
 
     def _typed(self, hole: int) -> bool:
-        """Whether single-line hole `hole` follows text on its line (the user typed the line's start)."""
-        text = self._texts[hole]
-        return self._single[hole] and text != "" and not text.endswith("\n")
+        """Whether single-line hole `hole` follows code on its line (the user typed the line's start;
+        indentation alone, as after auto-indent, leaves the first word to the model)."""
+        return self._single[hole] and bool(self._texts[hole].rsplit("\n", 1)[-1].strip())
 
     def _continues(self, exc: SyntaxError, lines: list[str], window: tuple[int, int], fill: str) -> bool:
         """Whether a typed line with `fill` in it is bad only for stopping where it did: Python's

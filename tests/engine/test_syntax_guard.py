@@ -287,7 +287,7 @@ def test_a_typed_line_that_stopped_too_soon_is_continued_where_it_ended(engine, 
     line's start is the user's, so the guard reopens the hole where the fill ended, with an end
     forbidden there, and the model writes on (`)`). A typed header over a line no deeper is
     continued too (`if n == 1:` wants its body after the colon). Where the model wrote the whole
-    line it is rewritten instead."""
+    line, or all but its indentation, it is rewritten instead."""
     typed = SyntaxGuard.build("python", [BEFORE + "    x =", AFTER], [True])
     assert typed.judge([" (1"]).ends == typed.judge([' "1']).ends == (0,)
     assert typed.judge([" 1)"]).faulty == (0,) and typed.judge([" 1)"]).ends == ()
@@ -295,6 +295,8 @@ def test_a_typed_line_that_stopped_too_soon_is_continued_where_it_ended(engine, 
     assert header.judge([" x:"]).ends == (0,) and header.judge([" x: y = 1"]).faulty == ()
     whole = SyntaxGuard.build("python", [BEFORE, AFTER], [True])
     assert whole.judge(["    x = (1"]).faulty == (0,) and whole.judge(["    x = (1"]).ends == ()
+    indented = SyntaxGuard.build("python", [BEFORE + "    ", AFTER], [True])  # after auto-indent
+    assert indented.judge(["x = (1"]).faulty == (0,) and indented.judge(["x = (1"]).ends == ()
 
     monkeypatch.setattr(engine.backend, "step", scripted(engine, first_word=" x", early_end=5))
     segments = [BEFORE + "    x =", Hole(max_tokens=16, single_line=True), AFTER]
