@@ -147,8 +147,9 @@ class SyntaxGuard:
         the probe (`_probe`) settles what the error alone does not: an error further down is the
         fill's when a stand-in line there gets the parse past it (`else:` where `elif …:` belongs),
         and the fill's indentation is what is wrong when no line at it parses but one at another
-        does (a statement between an `if` body and its `else:`). tree-sitter's count blames every
-        hole."""
+        does (a statement between an `if` body and its `else:`). A typed line (`_typed`) that
+        stopped too soon is marked to be continued (`Verdict.ends`, `_continues`). tree-sitter's
+        count blames every hole."""
         doc = self.document(fills)
         count = self._count(doc)
         if self._python:
@@ -212,7 +213,7 @@ class SyntaxGuard:
         """Python, a single-line hole at the start of its line, a document small enough to parse a
         few times more."""
         text = self._texts[hole]
-        return (self._python and self._single[hole] and (text == "" or text.endswith("\n"))
+        return (self._python and self._single[hole] and (text.endswith("\n") or (hole == 0 and not text))
                 and sum(len(t) for t in self._texts) <= PROBE_CHARS)
 
     def _misplaced(self, own: list[str], hole: int, past: int) -> bool:
