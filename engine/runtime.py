@@ -249,6 +249,23 @@ class Engine:
         eom = torch.zeros(V, dtype=torch.bool, device=dev)
         eom[self._eom] = True
         texts = self.backend.token_texts()
+
+        def take_back(row: int, i: int, sl: slice, pos: int, banned: torch.Tensor,
+                      heal: torch.Tensor | None = None) -> bool:
+            """Reopen hole `i` of `row` from canvas offset `pos` with `banned` forbidden there (and
+            the row's bans further right lifted); False where the position could hold nothing."""
+            allowed = bans.setdefault((i, pos), torch.ones(B, V, dtype=torch.bool, device=dev))
+            left = allowed[row] & ~banned
+            if not bool((left if heal is None else left & heal).any()):
+                return False
+            for (h, off), other in bans.items():
+                if h == i and off > pos:
+                    other[row] = True
+            allowed[row] &= ~banned
+            state.committed[row, sl.start + pos:sl.stop] = False
+            state.logp[row, sl.start + pos:sl.stop] = 0.0
+            return True
+
         reopened = False
         for row, verdict in rows.items():
             for i, (sl, hole, lead) in enumerate(zip(layout.hole_slices(), holes, leads)):
@@ -261,16 +278,11 @@ class Engine:
                 if w is None:
                     continue  # a blank fill: nothing to take back
                 stop = (eom | self._newline_tokens) if hole.single_line else eom.clone()
-                if i in verdict.ends and end < sl.stop - sl.start and continued.get((row, i), 0) < limit:
-                    # the typed line stopped too soon (`if (a == b`): the model writes on from its end
+                # the typed line stopped too soon (`if (a == b`): the model writes on from its end, and
+                # what follows may not be blank or a comment either (that would dodge the parse)
+                if (i in verdict.ends and end < sl.stop - sl.start and continued.get((row, i), 0) < limit
+                        and take_back(row, i, sl, end, stop | self._idle_tokens)):
                     continued[row, i] = continued.get((row, i), 0) + 1
-                    for (h, off), other in bans.items():
-                        if h == i and off > end:
-                            other[row] = True
-                    # what follows may not be blank or a comment either: that would dodge the parse
-                    bans.setdefault((i, end), torch.ones(B, V, dtype=torch.bool, device=dev))[row] &= ~(stop | self._idle_tokens)
-                    state.committed[row, sl.start + end:sl.stop] = False
-                    state.logp[row, sl.start + end:sl.stop] = 0.0
                     reopened = True
                     continue
                 continued.pop((row, i), None)
@@ -285,18 +297,9 @@ class Engine:
                         banned |= headers
                     elif block and not bool(headers[ids[w]]):  # a plain line over a deeper one
                         banned |= ~headers
-                allowed = bans.setdefault((i, w), torch.ones(B, V, dtype=torch.bool, device=dev))
                 heal = self._heal_mask(lead.heal) if lead.heal and w == len(lead.pinned) else None
-                left = allowed[row] & ~banned
-                if not bool((left if heal is None else left & heal).any()):
-                    continue  # nothing the position could hold (with the typed start it must match)
-                for (h, off), other in bans.items():
-                    if h == i and off > w:
-                        other[row] = True
-                allowed[row] &= ~banned
-                state.committed[row, sl.start + w:sl.stop] = False
-                state.logp[row, sl.start + w:sl.stop] = 0.0
-                reopened = True
+                # (with the typed start, the first token must still match it)
+                reopened |= take_back(row, i, sl, w, banned, heal)
         return reopened
 
     # ---- the request ----------------------------------------------------------------------------

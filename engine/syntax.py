@@ -101,6 +101,7 @@ class SyntaxGuard:
         self._texts = texts
         self._single = single_line
         self._python = python
+        self._probe_size_ok = sum(len(t) for t in texts) <= PROBE_CHARS
         self.headers = headers  # block keywords of an indentation language (dg_lsp/languages.py)
         self.baseline = self.errors([""] * len(single_line))
 
@@ -159,7 +160,8 @@ class SyntaxGuard:
             line = exc.lineno or 0
             if line >= self._first_hole_line():  # else hidden by an error above
                 own = self._fills(fills)
-                windows = self._windows(own, doc)
+                lines = doc.split("\n")
+                windows = self._windows(own, lines)
                 faulty = tuple(i for i, (lo, hi) in enumerate(windows) if lo <= line <= hi)
                 if not faulty and (exc.msg or "").startswith("expected 'except' or 'finally'"):
                     # reported where the try's block ends: the fault is a `try:` a fill wrote
@@ -172,7 +174,7 @@ class SyntaxGuard:
                 indent = tuple(i for i in faulty if _blames_indentation(exc, windows[i][0])
                                or self._misplaced(own, i, max(line, windows[i][1])))
                 ends = tuple(i for i in faulty if i not in indent and self._typed(i)
-                             and self._continues(exc, doc.split("\n"), windows[i], own[i]))
+                             and self._continues(exc, lines, windows[i], own[i]))
                 return Verdict(faulty, (int(bool(faulty)), count), indent, ends)
         worse = count > self.baseline
         return Verdict(tuple(range(len(fills))) if worse else (), (int(worse), count), ())
@@ -214,7 +216,7 @@ class SyntaxGuard:
         few times more."""
         text = self._texts[hole]
         return (self._python and self._single[hole] and (text.endswith("\n") or (hole == 0 and not text))
-                and sum(len(t) for t in self._texts) <= PROBE_CHARS)
+                and self._probe_size_ok)
 
     def _misplaced(self, own: list[str], hole: int, past: int) -> bool:
         """Whether fill `own[hole]`'s indentation is what keeps the document from parsing past line
@@ -266,11 +268,10 @@ class SyntaxGuard:
     def _first_hole_line(self) -> int:
         return self._texts[0].count("\n") + 1
 
-    def _windows(self, own: list[str], doc: str) -> list[tuple[int, int]]:
-        """Per hole, the lines (1-based, inclusive) of `doc` (the document with the fills as placed,
-        `own`) from its fill's first to the first non-blank line after the fill (Python reports a
-        missing or stray block there, past blank lines)."""
-        lines = doc.split("\n")
+    def _windows(self, own: list[str], lines: list[str]) -> list[tuple[int, int]]:
+        """Per hole, the lines (1-based, inclusive) of the document with the fills as placed (`own`;
+        `lines`, its text split at newlines) from its fill's first to the first non-blank line after
+        the fill (Python reports a missing or stray block there, past blank lines)."""
         out, line = [], 1
         for text, fill in zip(self._texts, own):
             line += text.count("\n")
