@@ -3,7 +3,7 @@ single-line latency with 1k context tokens (issue 3's figure: 768 before the hol
 candidates 1 vs 3. Prints Markdown tables.
 
     python -m benchmarks.engine_bench [--model embedded] [--repeats 20] [--threads 2] [--dtype float32] \
-        [--compile [MODE]] [--sampler fallback=confident ...] [--prefix-tokens 768] [--suffix-tokens 256]
+        [--compile [MODE]] [--sampler fallback=confident ...] [--prefix-tokens 768] [--suffix-tokens 256] [--text DIR]
     dg-lsp bench engine
 
 Until session 8 the fills had a 1k-token prefix and 1,500 characters of suffix (~1.45k context
@@ -22,9 +22,11 @@ def _pct(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
 
 
-def code_text() -> str:
-    """Real Python to use as context: this project's engine sources (always present)."""
-    root = Path(__file__).resolve().parents[1] / "engine"
+def code_text(root: str | Path | None = None) -> str:
+    """Real Python to use as context: the `.py` files under `root`, by default this project's engine
+    sources (always present). They change as the engine does: to compare two versions of the
+    engine, give both the same folder (`--text`, e.g. a copy made with `git archive HEAD engine`)."""
+    root = Path(root) if root else Path(__file__).resolve().parents[1] / "engine"
     return "\n\n".join(p.read_text() for p in sorted(root.rglob("*.py")))
 
 
@@ -105,7 +107,7 @@ def latency(engine, text: str, repeats: int, candidates: int = 1, prefix_tokens:
 
 def run(model: str = "embedded", repeats: int = 20, threads: int = 2, device: str | None = None,
         dtype: str | None = None, compile: str | None = None, sampler: dict | None = None,
-        prefix_tokens: int = PREFIX_TOKENS, suffix_tokens: int = SUFFIX_TOKENS) -> str:
+        prefix_tokens: int = PREFIX_TOKENS, suffix_tokens: int = SUFFIX_TOKENS, text_root: str | None = None) -> str:
     import torch
 
     from engine.api import load_engine
@@ -118,7 +120,7 @@ def run(model: str = "embedded", repeats: int = 20, threads: int = 2, device: st
     from benchmarks.sampler_variants import set_sampler
 
     set_sampler(engine, sampler or {})
-    text = code_text()
+    text = code_text(text_root)
     sizes = [128, 512, 1024, 2048]
     st = step_times(engine, text, sizes, canvas=16, repeats=repeats)
     lines = [f"model `{model}` on {engine.info['device']} ({engine.info['dtype']}), {threads} threads, {repeats} repeats, "
@@ -153,9 +155,11 @@ def main() -> None:
                     help="a SamplerConfig field over the model's defaults, e.g. fallback=confident; repeatable")
     ap.add_argument("--prefix-tokens", type=int, default=PREFIX_TOKENS, help="context before the hole (default 768)")
     ap.add_argument("--suffix-tokens", type=int, default=SUFFIX_TOKENS, help="context after it (default 256)")
+    ap.add_argument("--text", default=None, metavar="DIR",
+                    help="take the context from the .py files under DIR (default: this checkout's engine/)")
     args = ap.parse_args()
     print(run(args.model, args.repeats, args.threads, args.device, args.dtype, args.compile, dict(args.sampler),
-              args.prefix_tokens, args.suffix_tokens))
+              args.prefix_tokens, args.suffix_tokens, args.text))
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 denoising loop (the sampler), the syntax guard's checks. The same fills as `engine_bench`'s
 latency table (1k context tokens: 768 before the hole, 256 after), mean ms per fill. Prints Markdown.
 
-    python -m benchmarks.engine_split [--model embedded] [--repeats 20] [--threads 2] [--sampler KEY=VALUE ...]
+    python -m benchmarks.engine_split [--model embedded] [--repeats 20] [--threads 2] [--sampler KEY=VALUE ...] [--text DIR]
 """
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import argparse
 import time
 
 
-def run(model: str = "embedded", repeats: int = 20, threads: int = 2, sampler: dict | None = None) -> str:
+def run(model: str = "embedded", repeats: int = 20, threads: int = 2, sampler: dict | None = None,
+        text_root: str | None = None) -> str:
     import torch
 
     import engine.runtime as runtime
@@ -38,7 +39,7 @@ def run(model: str = "embedded", repeats: int = 20, threads: int = 2, sampler: d
     runtime.denoise = timed("denoise", denoise)
     SyntaxGuard.judge = timed("guard", judge)
     try:
-        text = code_text()
+        text = code_text(text_root)
         requests = []
         for r in range(repeats + 1):
             p, _, suffix = cut(engine, text, r)
@@ -72,8 +73,10 @@ def main() -> None:
     from dg_lsp.cli import key_value
 
     ap.add_argument("--sampler", action="append", default=[], metavar="KEY=VALUE", type=key_value)
+    ap.add_argument("--text", default=None, metavar="DIR",
+                    help="take the context from the .py files under DIR (default: this checkout's engine/)")
     args = ap.parse_args()
-    print(run(args.model, args.repeats, args.threads, dict(args.sampler)))
+    print(run(args.model, args.repeats, args.threads, dict(args.sampler), args.text))
 
 
 if __name__ == "__main__":

@@ -87,6 +87,15 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
     return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)
 
 
+def _mkldnn_linear():
+    """oneDNN's linear over a prepacked weight (PyTorch's CPU builds; inductor's frozen graphs use
+    it): `(op, pack)`, or None where this build lacks it."""
+    try:
+        return torch.ops.mkldnn._linear_pointwise, torch.ops.mkldnn._reorder_linear_weight
+    except (AttributeError, RuntimeError):
+        return None
+
+
 def padded_length(n: int) -> int:
     """A stream encoding's padded width: a power of two up to 64 tokens, then a multiple of 64."""
     return n if n <= 1 else 1 << (n - 1).bit_length() if n <= 64 else -(-n // 64) * 64
@@ -116,17 +125,32 @@ class Block(nn.Module):
         self.mlp_norm = RMSNorm(cfg.d_model, cfg.norm_eps)
         self.gate_up = nn.Linear(cfg.d_model, 2 * cfg.ffn_hidden, bias=False)
         self.down = nn.Linear(cfg.ffn_hidden, cfg.d_model, bias=False)
+        self.packed: dict[str, torch.Tensor] | None = None  # `DiffusionCoder.pack`
+
+    def weights(self) -> dict[str, torch.Tensor]:
+        """The matrices `linear` multiplies by, by name ("kv": the keys' and values' rows of qkv)."""
+        kv = self.qkv.weight[self.n_heads * self.head_dim:]
+        return {"qkv": self.qkv.weight, "kv": kv, "out": self.out.weight, "gate_up": self.gate_up.weight,
+                "down": self.down.weight}
+
+    def linear(self, x: torch.Tensor, name: str) -> torch.Tensor:
+        """x @ W(name)ᵀ: through the packed copy when there is one and no gradient is wanted."""
+        if self.packed is not None and not torch.is_grad_enabled():
+            return _mkldnn_linear()[0](x, self.packed[name], None, "none", [], "")
+        if name == "kv":
+            return F.linear(x, self.qkv.weight[self.n_heads * self.head_dim:])
+        return F.linear(x, getattr(self, name).weight)
 
     def _qkv(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         b, n, _ = x.shape
-        q, k, v = self.qkv(self.attn_norm(x)).view(b, n, 3, self.n_heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        q, k, v = self.linear(self.attn_norm(x), "qkv").view(b, n, 3, self.n_heads, self.head_dim).permute(2, 0, 3, 1, 4)
         return q, k, v  # each [B, H, n, Dh]
 
     def _finish(self, x: torch.Tensor, attn: torch.Tensor) -> torch.Tensor:
         b, _, n, _ = attn.shape
-        x = x + self.out(attn.transpose(1, 2).reshape(b, n, -1))
-        gate, up = self.gate_up(self.mlp_norm(x)).chunk(2, dim=-1)
-        return x + self.down(F.silu(gate) * up)
+        x = x + self.linear(attn.transpose(1, 2).reshape(b, n, -1), "out")
+        gate, up = self.linear(self.mlp_norm(x), "gate_up").chunk(2, dim=-1)
+        return x + self.linear(F.silu(gate) * up, "down")
 
     def forward_masked(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Training / full-sequence path. x [B, L, D]; mask [B, 1, L, L] bool (True = may attend)."""
@@ -152,7 +176,7 @@ class Block(nn.Module):
                   past_k: torch.Tensor | None, past_v: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         """`forward_stream`'s keys and values alone (its queries, attention and MLP are unused)."""
         b, n, _ = x.shape
-        kv = F.linear(self.attn_norm(x), self.qkv.weight[self.n_heads * self.head_dim:])
+        kv = self.linear(self.attn_norm(x), "kv")
         k, v = kv.view(b, n, 2, self.n_heads, self.head_dim).permute(2, 0, 3, 1, 4)
         k = apply_rope(k, cos, sin)
         if past_k is not None:
@@ -186,6 +210,7 @@ class DiffusionCoder(nn.Module):
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
         self.norm = RMSNorm(cfg.d_model, cfg.norm_eps)
         self.head_dim = cfg.d_model // cfg.n_heads
+        self.packed: torch.Tensor | None = None  # `pack`: the output embedding, packed
         self.apply(self._init)
 
     @staticmethod
@@ -194,7 +219,36 @@ class DiffusionCoder(nn.Module):
             nn.init.normal_(m.weight, std=0.02)
 
     def logits(self, h: torch.Tensor) -> torch.Tensor:
-        return F.linear(self.norm(h), self.embed.weight)  # tied output embedding (no transposed copy)
+        h = self.norm(h)
+        if self.packed is not None and not torch.is_grad_enabled():
+            return _mkldnn_linear()[0](h, self.packed, None, "none", [], "")
+        return F.linear(h, self.embed.weight)  # tied output embedding (no transposed copy)
+
+    def pack(self, rows: int = 16) -> bool:
+        """Inference on a CPU: copy every weight matrix into oneDNN's packed layout once, so that
+        the small products of a canvas step (16-32 rows against each matrix) stop re-laying the
+        weight out on every call. The results are the same, bit for bit; a step is ~1.2x faster
+        (BENCHMARKS.md, "Session 10"). `rows` is the typical row count (a layout hint only). The
+        copies are a snapshot: call again after the weights change (training never uses them:
+        they serve only calls made without gradients). False, and nothing packed, off a CPU, in
+        float16, or where this PyTorch build lacks oneDNN's packed linear."""
+        ops = _mkldnn_linear()
+        w = self.embed.weight
+        if ops is None or w.device.type != "cpu" or w.dtype not in (torch.float32, torch.bfloat16) \
+                or not torch.backends.mkldnn.is_available():
+            self.unpack()
+            return False
+        with torch.no_grad():
+            for block in self.blocks:
+                block.packed = {k: ops[1](v.contiguous(), rows) for k, v in block.weights().items()}
+            self.packed = ops[1](w, rows)
+        return True
+
+    def unpack(self) -> None:
+        """Drop `pack`'s copies (every product goes back to the weights themselves)."""
+        self.packed = None
+        for block in self.blocks:
+            block.packed = None
 
     def _rope(self, pos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         cos, sin = rope_cos_sin(pos, self.head_dim, self.cfg.rope_base)

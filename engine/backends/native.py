@@ -57,6 +57,8 @@ class NativeBackend(Backend):
         mode = compile_mode(compile)
         if mode is not None:
             self._compile(mode)
+        elif model.pack():  # CPU: weights in oneDNN's packed layout (engine/model.py, `pack`)
+            self.info.extra["packed"] = True
 
     def _compile(self, mode: str) -> None:
         """torch.compile the denoising step. Shapes are dynamic (context length changes with every

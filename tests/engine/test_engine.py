@@ -370,3 +370,37 @@ def test_the_latency_benchmark_fills_have_the_context_it_names(engine):
         assert prefix[start:].strip() == "" and line.endswith("\n") and suffix.endswith("\n")
         assert 700 <= engine.count_tokens(prefix) <= 800 and 200 <= engine.count_tokens(suffix) <= 270
         assert (prefix + line + suffix) in text
+
+
+def test_packed_weights_give_the_same_numbers_and_stay_out_of_training():
+    """`DiffusionCoder.pack` (on by default on a CPU): a canvas step and a stream encoding give the
+    unpacked model's numbers — bit for bit in bfloat16, within float32's rounding in float32 — and
+    a forward pass that wants gradients multiplies by the weights themselves, so training updates
+    what inference reads (after `pack` again)."""
+    from engine.backends.native import NativeBackend
+    from engine.canvas import Layout
+
+    for dtype in ("bfloat16", "float32"):
+        backend = NativeBackend.tiny_random(torch.device("cpu"), dtype=dtype)
+        model = backend.model
+        assert backend.info.extra.get("packed") and model.packed is not None
+        ids = backend.encode("def f(x):\n    return x + 1\n\nprint(f(2))\n")
+        layout = Layout([ids[:9], ids[9:]], [8])
+        canvas = torch.full((2, 8), backend.mask_id)
+        canvas[1, :2] = torch.tensor(ids[3:5])
+        with torch.inference_mode():
+            packed = backend.step(backend.prepare(layout, None), canvas, layout)
+            model.unpack()
+            plain = backend.step(backend.prepare(layout, None), canvas, layout)
+        if dtype == "bfloat16":
+            assert torch.equal(packed, plain)
+        else:
+            torch.testing.assert_close(packed, plain, rtol=1e-4, atol=1e-4)
+    model.pack()
+    x = torch.tensor([ids])
+    with torch.enable_grad():
+        h = model(x, torch.arange(len(ids))[None], torch.zeros_like(x), torch.ones(1, 1, len(ids), len(ids), dtype=torch.bool))
+        model.logits(h).sum().backward()
+    assert model.blocks[0].qkv.weight.grad is not None and model.embed.weight.grad is not None
+    half = NativeBackend.tiny_random(torch.device("cpu"), dtype="float16")
+    assert half.model.packed is None and "packed" not in half.info.extra  # oneDNN packs float32/bfloat16 only
