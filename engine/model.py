@@ -141,10 +141,12 @@ class Block(nn.Module):
             return F.linear(x, self.qkv.weight[self.n_heads * self.head_dim:])
         return F.linear(x, getattr(self, name).weight)
 
-    def _qkv(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _qkv(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Queries and keys (rotated together: one RoPE call for both) and values, each [B, H, n, Dh]."""
         b, n, _ = x.shape
-        q, k, v = self.linear(self.attn_norm(x), "qkv").view(b, n, 3, self.n_heads, self.head_dim).permute(2, 0, 3, 1, 4)
-        return q, k, v  # each [B, H, n, Dh]
+        qkv = self.linear(self.attn_norm(x), "qkv").view(b, n, 3, self.n_heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        qk = apply_rope(qkv[:2], cos, sin)
+        return qk[0], qk[1], qkv[2]
 
     def _finish(self, x: torch.Tensor, attn: torch.Tensor) -> torch.Tensor:
         b, _, n, _ = attn.shape
@@ -154,15 +156,13 @@ class Block(nn.Module):
 
     def forward_masked(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Training / full-sequence path. x [B, L, D]; mask [B, 1, L, L] bool (True = may attend)."""
-        q, k, v = self._qkv(x)
-        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        q, k, v = self._qkv(x, cos, sin)
         return self._finish(x, F.scaled_dot_product_attention(q, k, v, attn_mask=mask))
 
     def forward_stream(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
                        past_k: torch.Tensor | None, past_v: torch.Tensor | None):
         """Causal incremental encoding of new stream tokens x [1, n, D] after `past` [1, H, m, Dh]."""
-        q, k, v = self._qkv(x)
-        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        q, k, v = self._qkv(x, cos, sin)
         if past_k is not None:
             k, v = torch.cat([past_k, k], dim=2), torch.cat([past_v, v], dim=2)
         n, total = q.shape[2], k.shape[2]
@@ -184,15 +184,18 @@ class Block(nn.Module):
         return k, v
 
     def forward_canvas(self, x: torch.Tensor, canvas_rope: tuple[torch.Tensor, torch.Tensor],
-                       keys: torch.Tensor | None, values: torch.Tensor | None) -> torch.Tensor:
+                       keys: torch.Tensor | None, values: torch.Tensor | None,
+                       rows: torch.Tensor | None = None) -> torch.Tensor:
         """Canvas tokens x [B, C, D] attend to the context and to the whole canvas, under one
         softmax. `keys`/`values` [B, H, n_ctx + C, Dh] hold every stream's keys (turned into
         document positions) and values in front, written once per request
         (`DiffusionCoder.kv_buffers`); the step writes the canvas's own behind them, so attention
-        is one fused call (SDPA) over one tensor and no context tensor is copied. None: no context."""
-        q, k, v = self._qkv(x)
-        cos, sin = canvas_rope
-        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        is one fused call (SDPA) over one tensor and no context tensor is copied. None: no context.
+        `rows` [k]: only these canvas positions' outputs are wanted [B, k, D] (every position still
+        gives its keys and values): the last block, whose outputs feed only the logits."""
+        q, k, v = self._qkv(x, *canvas_rope)
+        if rows is not None:
+            q, x = q[:, :, rows], x[:, rows]
         if keys is None:
             return self._finish(x, F.scaled_dot_product_attention(q, k, v))
         n_ctx = keys.shape[2] - k.shape[2]
@@ -345,18 +348,22 @@ class DiffusionCoder(nn.Module):
 
     @torch.no_grad()
     def canvas_logits(self, canvas: torch.Tensor, canvas_pos: torch.Tensor,
-                      streams: list[tuple[StreamCache, int]], rope=None, buffers=None) -> torch.Tensor:
+                      streams: list[tuple[StreamCache, int]], rope=None, buffers=None,
+                      positions: torch.Tensor | None = None) -> torch.Tensor:
         """canvas [B, C] token ids (mask id where unknown); canvas_pos [C] document positions;
         streams: (cache, document offset of its first token); rope: `canvas_rope(canvas_pos)` and
         buffers: `kv_buffers(context_kv(streams), B, C)` if precomputed (a step writes into them).
-        Returns logits [B, C, V]."""
+        Returns logits [B, C, V], or [B, k, V] at `positions` [k] alone (the open ones: the last
+        block's attention and MLP and the output layer then run for those rows only)."""
         x = self.embed(canvas) + self.kind.weight[1]
         rope = rope or self.canvas_rope(canvas_pos)
         if buffers is None and streams:
             buffers = self.kv_buffers(self.context_kv(streams), canvas.shape[0], canvas.shape[1])
         keys, values = buffers or (None, None)
+        last = len(self.blocks) - 1
         for i, block in enumerate(self.blocks):
-            x = block.forward_canvas(x, rope, keys[i] if keys else None, values[i] if values else None)
+            x = block.forward_canvas(x, rope, keys[i] if keys else None, values[i] if values else None,
+                                     positions if i == last else None)
         return self.logits(x)
 
 

@@ -365,7 +365,8 @@ class Engine:
         nfe, tried = 0, []  # tried: the guard's rejected canvases, (the guard's keys per row, state, layout)
         while True:
             line_end = self._line_end(layout, holes)
-            nfe += denoise(lambda x: self.backend.step(ctx, x, layout), state, layout.hole_index(dev), cfg=cfg,
+            nfe += denoise(lambda x, cols=None: self.backend.step(ctx, x, layout, cols), state, layout.hole_index(dev),
+                           cfg=cfg, compact=cfg.sync_every == 1,
                            mask_id=self.backend.mask_id, eom_ids=self._eom, fill_id=self._fill, temperatures=temps,
                            constraints=self._constraints(layout, leads, bans), line_end=line_end,
                            noise_vocab=self.backend.vocab_size if self.backend.noise == "uniform" else 0,

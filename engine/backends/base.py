@@ -101,6 +101,7 @@ class Backend(ABC):
         `step` uses. Must set `layout.cached_tokens`."""
 
     @abstractmethod
-    def step(self, ctx: Any, canvas: torch.Tensor, layout: Layout) -> torch.Tensor:
-        """canvas [B, C] token ids -> logits [B, C, V] (same-position logits). The sampler edits the
-        tensor in place: return a fresh one, never a view of state the backend keeps."""
+    def step(self, ctx: Any, canvas: torch.Tensor, layout: Layout, positions: torch.Tensor | None = None) -> torch.Tensor:
+        """canvas [B, C] token ids -> logits [B, C, V] (same-position logits), or [B, k, V] at the
+        canvas `positions` [k] alone when given (the open ones; a backend may compute less). The
+        sampler edits the tensor in place: return a fresh one, never a view of state the backend keeps."""

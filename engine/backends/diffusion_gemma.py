@@ -188,7 +188,7 @@ class DiffusionGemmaBackend(HFTokenizerBackend):
         remaining = max(self.schedule_steps - step, 0)
         return self.t_min + (self.t_max - self.t_min) * remaining / self.schedule_steps
 
-    def step(self, ctx: _Ctx, canvas: torch.Tensor, layout: Layout) -> torch.Tensor:
+    def step(self, ctx: _Ctx, canvas: torch.Tensor, layout: Layout, positions: torch.Tensor | None = None) -> torch.Tensor:
         self._plan(ctx, layout)
         B = canvas.shape[0]
         x = ctx.block.expand(B, -1).clone()  # [B, Lb]
@@ -201,5 +201,5 @@ class DiffusionGemmaBackend(HFTokenizerBackend):
         if self.temperature_schedule:
             out = out / self._temperature(ctx.steps)
         ctx.steps += 1
-        ctx.self_cond = out.to(self.model.model.decoder.embed_tokens.weight.dtype)
-        return out[:, ctx.holes]
+        ctx.self_cond = out.to(self.model.model.decoder.embed_tokens.weight.dtype)  # every position's
+        return out[:, ctx.holes] if positions is None else out[:, ctx.holes[positions]]

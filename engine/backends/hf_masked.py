@@ -298,7 +298,11 @@ class HFMaskedBackend(HFTokenizerBackend):
         logits = out.logits if hasattr(out, "logits") else out[0]  # [B, L, V]
         return shift_logits(logits) if self.preset.logit_shift else logits
 
-    def step(self, ctx: _Ctx, canvas: torch.Tensor, layout: Layout) -> torch.Tensor:
+    def step(self, ctx: _Ctx, canvas: torch.Tensor, layout: Layout, positions: torch.Tensor | None = None) -> torch.Tensor:
+        logits = self._step(ctx, canvas, layout)
+        return logits if positions is None else logits[:, positions]
+
+    def _step(self, ctx: _Ctx, canvas: torch.Tensor, layout: Layout) -> torch.Tensor:
         plan = self._plan(ctx, layout)
         B = canvas.shape[0]
         x = plan.doc.expand(B, -1).clone()  # [B, L]

@@ -132,14 +132,18 @@ class NativeBackend(Backend):
         streams = [(c, off) for c, off in zip(caches, layout.stream_offsets) if c is not None]
         return NativeContext(streams, self.model.context_kv(streams))
 
-    def step(self, ctx: "NativeContext", canvas: torch.Tensor, layout: Layout) -> torch.Tensor:
+    def step(self, ctx: "NativeContext", canvas: torch.Tensor, layout: Layout,
+             positions: torch.Tensor | None = None) -> torch.Tensor:
         key = (canvas.shape[0], *layout.hole_sizes)  # with the request's streams, this fixes every position
         if ctx.rope_key != key:  # first step, or a hole grew: new tables and attention buffers
             pos = layout.canvas_positions(self.device)
             ctx.rope_key, ctx.rope = key, (pos, self.model.canvas_rope(pos))
             ctx.buffers = self.model.kv_buffers(ctx.kv, canvas.shape[0], canvas.shape[1])
         pos, rope = ctx.rope
-        return self._canvas_logits(canvas, pos, ctx.streams, rope, ctx.buffers)
+        if "compile" in self.info.extra:  # one graph for every step (a row count would be a new shape)
+            logits = self._canvas_logits(canvas, pos, ctx.streams, rope, ctx.buffers)
+            return logits if positions is None else logits[:, positions]
+        return self.model.canvas_logits(canvas, pos, ctx.streams, rope, ctx.buffers, positions)
 
 
 @dataclass

@@ -169,8 +169,8 @@ def test_hole_grows_when_filled_completely(engine):
     original = backend.step
     eom = sorted(backend.eom_ids)
 
-    def no_eom(ctx, canvas, layout):
-        logits = original(ctx, canvas, layout)
+    def no_eom(ctx, canvas, layout, positions=None):
+        logits = original(ctx, canvas, layout, positions)
         logits[..., eom] = float("-inf")
         return logits
 
@@ -193,11 +193,11 @@ def test_cancel_stops_within_one_step(engine):
     original = backend.step
     token, calls = CancelToken(), []
 
-    def counting(ctx, canvas, layout):
+    def counting(ctx, canvas, layout, positions=None):
         calls.append(1)
         if len(calls) == 2:
             token.cancel()
-        return original(ctx, canvas, layout)
+        return original(ctx, canvas, layout, positions)
 
     backend.step = counting
     try:

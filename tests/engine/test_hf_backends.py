@@ -283,11 +283,11 @@ def test_diffusion_gemma_cancellation_between_steps(dg_dir, monkeypatch):
     token, calls = CancelToken(), []
     step = eng.backend.step
 
-    def cancelling_step(ctx, canvas, layout):
+    def cancelling_step(ctx, canvas, layout, positions=None):
         calls.append(1)
         if len(calls) == 2:
             token.cancel()
-        return step(ctx, canvas, layout)
+        return step(ctx, canvas, layout, positions)
 
     monkeypatch.setattr(eng.backend, "step", cancelling_step)
     with pytest.raises(Cancelled):

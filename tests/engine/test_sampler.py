@@ -143,3 +143,36 @@ def test_end_run_takes_only_ends_the_model_is_sure_of():
 
     assert first_step() == [False, True, True, True, True, True]  # every end prediction joins the run
     assert first_step(end_run_conf=0.7) == [False, False, False, True, True, True]
+
+
+def test_compact_steps_see_only_open_columns_and_commit_the_same():
+    """`compact=True` (CPUs): the step is asked for the open columns alone, and the loop commits what
+    it commits with full-width logits — with a constraint on a position, and two rows that open and
+    close at different positions."""
+    seen = []
+
+    def full(x):
+        logits = torch.full((x.shape[0], x.shape[1], V), -4.0)
+        logits[:, :, A] = torch.linspace(0.0, 2.0, x.shape[1])  # A or B, unsure: written left to right
+        logits[:, :, B] = logits[:, :, A] - 0.5
+        logits[1, 3, EOM] = 5.0  # row 1's fill ends at position 3
+        return logits
+
+    def compact(x, cols):
+        seen.append((cols.tolist(), (x == MASK).any(0).nonzero()[:, 0].tolist()))
+        return full(x)[:, cols]
+
+    allowed = torch.zeros(V, dtype=torch.bool)
+    allowed[B] = True
+    results = []
+    for fn, flag in ((full, False), (compact, True)):
+        state = CanvasState(torch.zeros(2, 6, dtype=torch.long), torch.zeros(2, 6, dtype=torch.bool), torch.zeros(2, 6))
+        state.tokens[0, 0], state.committed[0, 0] = A, True  # row 0 starts with position 0 written
+        nfe = denoise(fn, state, torch.zeros(6, dtype=torch.long), cfg=SamplerConfig(fallback="leftmost"),
+                      mask_id=MASK, eom_ids=torch.tensor([EOM]), temperatures=torch.zeros(2),
+                      constraints={2: allowed}, compact=flag)
+        results.append((state.tokens.tolist(), state.committed.tolist(), state.logp.tolist(), nfe))
+    assert results[0] == results[1]
+    assert results[0][0][0][2] == B and results[0][0][1][3] == EOM
+    assert seen and all(cols == open_ for cols, open_ in seen)  # the columns asked for are the open ones
+    assert seen[0][0] == [0, 1, 2, 3, 4, 5] and len(seen[-1][0]) < 6

@@ -28,7 +28,7 @@ def scripted(engine, first_word: str = " if", early_end: int | None = None, blan
     eom = min(backend.eom_ids)
     (word,) = backend.encode(first_word)
 
-    def step(ctx, canvas, layout):
+    def step(ctx, canvas, layout, positions=None):
         logits = torch.full((*canvas.shape, backend.vocab_size), -30.0)
         for k in range(canvas.shape[1]):
             if k < len(ids):
@@ -38,7 +38,7 @@ def scripted(engine, first_word: str = " if", early_end: int | None = None, blan
         logits[:, 1, word] = 9.0
         if blank_second:
             logits[:, 1, eom] = 8.5
-        return logits
+        return logits if positions is None else logits[:, positions]
 
     return step
 
@@ -111,7 +111,7 @@ def ranked(engine, line: str, runners_up: list[str]):
     words = [backend.encode(w) for w in runners_up]
     assert all(len(w) == 1 for w in words)
 
-    def step(ctx, canvas, layout):
+    def step(ctx, canvas, layout, positions=None):
         logits = torch.full((*canvas.shape, backend.vocab_size), -30.0)
         for k in range(canvas.shape[1]):
             if k < len(ids):
@@ -120,7 +120,7 @@ def ranked(engine, line: str, runners_up: list[str]):
                 logits[:, k, eom] = 12.0
         for rank, (w,) in enumerate(words):
             logits[:, 1, w] = 9.0 - rank / 10
-        return logits
+        return logits if positions is None else logits[:, positions]
 
     return step
 
@@ -195,7 +195,7 @@ def test_a_header_the_old_guard_let_through_is_rewritten_as_a_statement(engine, 
     assert header[0] == plain[0] and backend.decode(header[:2]) == "    for"
     eom = min(backend.eom_ids)
 
-    def step(ctx, canvas, layout):
+    def step(ctx, canvas, layout, positions=None):
         logits = torch.full((*canvas.shape, backend.vocab_size), -30.0)
         logits[:, 0, header[0]] = 9.0
         logits[:, 1, header[1]], logits[:, 1, plain[1]] = 9.0, 8.0
@@ -204,7 +204,7 @@ def test_a_header_the_old_guard_let_through_is_rewritten_as_a_statement(engine, 
             for k in range(2, canvas.shape[1]):
                 for line in [header, plain] if first == backend.mask_id else [plain if first == plain[1] else header]:
                     logits[row, k, line[k] if k < len(line) else eom] = 9.0
-        return logits
+        return logits if positions is None else logits[:, positions]
 
     assert kind_fill(engine, monkeypatch, step, AFTER, retries=0) == "    for c in xs:"
     assert kind_fill(engine, monkeypatch, step, AFTER) == "    total = 0"
@@ -234,12 +234,12 @@ def test_a_wrong_indentation_is_rewritten_from_the_lines_start(engine, monkeypat
     assert SyntaxGuard.build("python", ["def f():\n    if a:\n", "\n"], [True]).judge(["    x = 1"])[2] == (0,)
     eom = min(backend.eom_ids)
 
-    def step(ctx, canvas, layout):
+    def step(ctx, canvas, layout, positions=None):
         logits = torch.full((*canvas.shape, backend.vocab_size), -30.0)
         logits[:, 0, deep[0]], logits[:, 0, line[0]] = 9.0, 8.0
         for k in range(1, canvas.shape[1]):
             logits[:, k, line[k] if k < len(line) else eom] = 9.0
-        return logits
+        return logits if positions is None else logits[:, positions]
 
     assert kind_fill(engine, monkeypatch, step, AFTER, retries=0) == "    " + LINE
     assert kind_fill(engine, monkeypatch, step, AFTER) == LINE
