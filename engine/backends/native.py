@@ -32,10 +32,11 @@ class NativeBackend(Backend):
     # An end-of-middle joins an end run only when the model is fairly sure of it (`end_run_conf`): at
     # a position far from the content the end is the most likely token without being likely (p 0.1-0.5),
     # and committing those ends cut lines short (`    if len(`). The syntax guard may reopen a fill
-    # that breaks the file where it is four times, each time at its first word (BENCHMARKS.md,
-    # "Session 7" and "Session 8": with Python's parser as the judge, four restarts parse 0.91 of
-    # 200 single-line fills against 0.875 for two, eight no better; multi-line 0.77 against 0.66).
-    sampler_defaults = {"fallback": "leftmost", "end_run_conf": 0.7, "syntax_retries": 4}
+    # that breaks the file where it is eight times, each time at its first word (BENCHMARKS.md,
+    # "Session 7", "Session 8" and "Session 10": with the session 10 guard, eight restarts parse
+    # 0.975 of 200 single-line fills against 0.965 for four, and 0.860 of 200 multi-line ones
+    # against 0.815; sixteen no better; pass@1 and the median passes unchanged).
+    sampler_defaults = {"fallback": "leftmost", "end_run_conf": 0.7, "syntax_retries": 8}
     pad_streams = True  # context encoded at a few padded widths (engine/model.py, `encode_stream`)
 
     def __init__(self, model: DiffusionCoder, tokenizer, name: str, source: str, device: torch.device,
