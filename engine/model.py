@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field, fields
+from functools import lru_cache
 from pathlib import Path
 
 import torch
@@ -87,13 +88,19 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
     return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)
 
 
+@lru_cache(maxsize=1)
 def _mkldnn_linear():
     """oneDNN's linear over a prepacked weight (PyTorch's CPU builds; inductor's frozen graphs use
-    it): `(op, pack)`, or None where this build lacks it."""
+    it): `(op, pack)`, or None where this build lacks it. Looked up once (it is on every product)."""
     try:
         return torch.ops.mkldnn._linear_pointwise, torch.ops.mkldnn._reorder_linear_weight
     except (AttributeError, RuntimeError):
         return None
+
+
+def _packed_linear(x: torch.Tensor, packed: torch.Tensor) -> torch.Tensor:
+    """x @ Wᵀ with W in `DiffusionCoder.pack`'s layout."""
+    return _mkldnn_linear()[0](x, packed, None, "none", [], "")
 
 
 def padded_length(n: int) -> int:
@@ -127,19 +134,19 @@ class Block(nn.Module):
         self.down = nn.Linear(cfg.ffn_hidden, cfg.d_model, bias=False)
         self.packed: dict[str, torch.Tensor] | None = None  # `DiffusionCoder.pack`
 
-    def weights(self) -> dict[str, torch.Tensor]:
-        """The matrices `linear` multiplies by, by name ("kv": the keys' and values' rows of qkv)."""
-        kv = self.qkv.weight[self.n_heads * self.head_dim:]
-        return {"qkv": self.qkv.weight, "kv": kv, "out": self.out.weight, "gate_up": self.gate_up.weight,
-                "down": self.down.weight}
+    MATRICES = ("qkv", "kv", "out", "gate_up", "down")  # what `linear` multiplies by
+
+    def weight(self, name: str) -> torch.Tensor:
+        """One of `MATRICES` ("kv": the keys' and values' rows of qkv)."""
+        if name == "kv":
+            return self.qkv.weight[self.n_heads * self.head_dim:]
+        return getattr(self, name).weight
 
     def linear(self, x: torch.Tensor, name: str) -> torch.Tensor:
         """x @ W(name)ᵀ: through the packed copy when there is one and no gradient is wanted."""
         if self.packed is not None and not torch.is_grad_enabled():
-            return _mkldnn_linear()[0](x, self.packed[name], None, "none", [], "")
-        if name == "kv":
-            return F.linear(x, self.qkv.weight[self.n_heads * self.head_dim:])
-        return F.linear(x, getattr(self, name).weight)
+            return _packed_linear(x, self.packed[name])
+        return F.linear(x, self.weight(name))
 
     def _qkv(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Queries and keys (rotated together: one RoPE call for both) and values, each [B, H, n, Dh]."""
@@ -224,14 +231,14 @@ class DiffusionCoder(nn.Module):
     def logits(self, h: torch.Tensor) -> torch.Tensor:
         h = self.norm(h)
         if self.packed is not None and not torch.is_grad_enabled():
-            return _mkldnn_linear()[0](h, self.packed, None, "none", [], "")
+            return _packed_linear(h, self.packed)
         return F.linear(h, self.embed.weight)  # tied output embedding (no transposed copy)
 
     def pack(self, rows: int = 16) -> bool:
         """Inference on a CPU: copy every weight matrix into oneDNN's packed layout once, so that
         the small products of a canvas step (16-32 rows against each matrix) stop re-laying the
-        weight out on every call. The results are the same, bit for bit; a step is ~1.2x faster
-        (BENCHMARKS.md, "Session 10"). `rows` is the typical row count (a layout hint only). The
+        weight out on every call. The results are the same, bit for bit in bfloat16 (within rounding
+        in float32); a step is ~1.2x faster (BENCHMARKS.md, "Session 10"). `rows` is the typical row count (a layout hint only). The
         copies are a snapshot: call again after the weights change (training never uses them:
         they serve only calls made without gradients). False, and nothing packed, off a CPU, in
         float16, or where this PyTorch build lacks oneDNN's packed linear."""
@@ -243,7 +250,7 @@ class DiffusionCoder(nn.Module):
             return False
         with torch.no_grad():
             for block in self.blocks:
-                block.packed = {k: ops[1](v.contiguous(), rows) for k, v in block.weights().items()}
+                block.packed = {k: ops[1](block.weight(k).contiguous(), rows) for k in block.MATRICES}
             self.packed = ops[1](w, rows)
         return True
 
