@@ -62,6 +62,11 @@ class TrainConfig:
     device: str = "cpu"
     compile: bool = False
     precision: str = "float32"  # or "bf16-mixed": matmuls under bfloat16 autocast, weights and optimizer in float32
+    # --init from a shallower model: per layer of this model, the --init layer it starts as (`grow`)
+    grow_from: list[int] | None = None
+    # with grow_from: the learning rate of every weight but the new layers', as a share of `lr` (the
+    # trained ones need less; a fresh optimizer at the full rate knocked a trained model back 0.2 nats)
+    grown_lr_scale: float = 1.0
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
@@ -72,6 +77,36 @@ class TrainConfig:
         d = json.loads(Path(path).read_text()) if path else {}
         d.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**d)
+
+
+def grow(state: dict[str, torch.Tensor], grow_from: list[int]) -> dict[str, torch.Tensor]:
+    """A shallower model's weights (`state`) as a deeper one's, computing the same function: layer
+    k of the new model starts as layer `grow_from[k]` of the old; a layer that repeats an earlier
+    copy of its source starts with its attention output and MLP down projections at zero, so that
+    its residual branches add nothing until training moves them (block expansion, as in LLaMA Pro,
+    Wu et al. 2024). Every old layer must appear, in order."""
+    old = sorted({int(k.split(".")[1]) for k in state if k.startswith("blocks.")})
+    if sorted(set(grow_from)) != old or grow_from != sorted(grow_from):
+        raise SystemExit(f"grow_from {grow_from}: must list each of the --init model's layers {old}, in order")
+    out = {k: v for k, v in state.items() if not k.startswith("blocks.")}
+    added = _new_layers(grow_from)
+    for new, src in enumerate(grow_from):
+        prefix = f"blocks.{src}."
+        for k, v in state.items():
+            if k.startswith(prefix):
+                name = k[len(prefix):]
+                zero = new in added and name in ("out.weight", "down.weight")
+                out[f"blocks.{new}.{name}"] = torch.zeros_like(v) if zero else v.clone()
+    return out
+
+
+def _layer_of(name: str) -> int | None:
+    return int(name.split(".")[1]) if name.startswith("blocks.") else None
+
+
+def _new_layers(grow_from: list[int] | None) -> set[int]:
+    """The layers `grow` adds (repeats of a source layer), which start with zero residual branches."""
+    return {k for k, src in enumerate(grow_from or []) if src in grow_from[:k]}
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -205,10 +240,14 @@ def train(cfg: TrainConfig, out: Path, max_minutes: float | None = None, log=pri
     tok = Tokenizer.from_file(cfg.tokenizer)
     mcfg.vocab_size = tok.get_vocab_size()
     model = DiffusionCoder(mcfg).to(cfg.device)
-    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.95))
+    new = _new_layers(cfg.grow_from)  # a grown model's added layers learn at the full rate
+    trained_scale = cfg.grown_lr_scale if cfg.grow_from else 1.0
+    by_rate: dict[tuple[float, bool], list[torch.nn.Parameter]] = {}  # (lr scale, decays) -> params
+    for n, p in model.named_parameters():
+        by_rate.setdefault((1.0 if _layer_of(n) in new else trained_scale, p.dim() >= 2), []).append(p)
+    groups = [{"params": ps, "weight_decay": cfg.weight_decay if decays else 0.0, "lr_scale": scale}
+              for (scale, decays), ps in by_rate.items()]
+    opt = torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.95))
     step, tokens, rng = load_checkpoint(out, model, opt)
     if not step and init is not None:  # warm start: shipped weights (a new optimizer) or a run's ckpt/
         from safetensors.torch import load_file
@@ -219,13 +258,19 @@ def train(cfg: TrainConfig, out: Path, max_minutes: float | None = None, log=pri
                              f"{cfg.tokenizer}; the weights' token ids would mean other tokens "
                              f"(copy {init_tok} to {cfg.tokenizer})")
 
-        model.load_state_dict({k: v.float() for k, v in load_file(str(Path(init) / "model.safetensors")).items()})
+        state = {k: v.float() for k, v in load_file(str(Path(init) / "model.safetensors")).items()}
+        if cfg.grow_from:
+            if len(cfg.grow_from) != mcfg.n_layers:
+                raise SystemExit(f"grow_from names {len(cfg.grow_from)} layers; the model has {mcfg.n_layers}")
+            state = grow(state, cfg.grow_from)
+            log(f"grown to {mcfg.n_layers} layers from {init}'s (layers {cfg.grow_from})")
+        model.load_state_dict(state)
         if init_tokens is None and (Path(init) / "state.json").exists():  # a run's checkpoint
             init_tokens = json.loads((Path(init) / "state.json").read_text())["tokens"]
         if init_tokens is None:
             init_tokens = json.loads((Path(init) / "config.json").read_text()).get("tokens_seen", 0)
         tokens = int(init_tokens)
-        if (Path(init) / "optim.safetensors").exists():  # another run's checkpoint: keep its moments
+        if (Path(init) / "optim.safetensors").exists() and not cfg.grow_from:  # a run's checkpoint: keep its moments
             load_optimizer(Path(init), model, opt)
         log(f"initialised from {init} ({tokens} tokens seen before"
             f"{', optimizer state kept' if opt.state else ''})")
@@ -255,7 +300,7 @@ def train(cfg: TrainConfig, out: Path, max_minutes: float | None = None, log=pri
     while step < cfg.max_steps:
         batch = maker.batch(train_texts, rng, cfg.batch_size)
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, cfg)
+            g["lr"] = lr_at(step, cfg) * g["lr_scale"]
         with autocast(cfg):
             loss = step_fn(model, batch, cfg.device)
         opt.zero_grad(set_to_none=True)

@@ -251,9 +251,14 @@ def test_committed_run_configs_load_and_fit_the_weights_limit(path):
     assert cfg.warmup_steps < cfg.max_steps and 0 < cfg.min_lr_frac <= 1
     model = DiffusionCoder(ModelConfig.from_dict(cfg.model))
     assert sum(p.numel() for p in model.parameters()) * 2 <= 32 * 2**20
-    if path.name.startswith("embedded"):
+    if cfg.grow_from:
+        assert len(cfg.grow_from) == cfg.model["n_layers"]
+    if path.name.startswith("embedded"):  # the shipped model's lineage: its width, heads, vocabulary...
         shipped = json.loads((Path(corpus.__file__).parents[1] / "weights" / "config.json").read_text())
-        assert {k: shipped[k] for k in cfg.model} == cfg.model
+        assert {k: shipped[k] for k in cfg.model if k != "n_layers"} == {k: v for k, v in cfg.model.items()
+                                                                         if k != "n_layers"}
+        configs = [TrainConfig.load(p).model for p in path.parent.glob("embedded*.json")]
+        assert shipped["n_layers"] in {m["n_layers"] for m in configs}  # ...and some run's depth
 
 
 def test_warm_start_keeps_counting_tokens_and_refuses_another_tokenizer(tmp_path):
@@ -348,3 +353,53 @@ def test_examples_fit_seq_len_with_whole_canvases(tmp_path):
         assert all(r in mcfg.buckets for r in runs if r), runs
         assert kind == [0] * n_stream + [1] * (len(ids) - n_stream)
     assert trimmed > 10  # the budget was reached often: the rule was exercised
+
+
+def test_growing_a_model_keeps_its_function_and_trains_on(tmp_path):
+    """grow_from: a 2-layer model's weights as a 3-layer one's give the same loss on the same batch
+    (the repeated layer's residual branches start at zero), the repeat's other weights are the
+    source layer's, a bad mapping is refused, and a run warm-started that way trains on."""
+    import random
+
+    from tokenizers import Tokenizer
+
+    from engine.model import DiffusionCoder, ModelConfig, save_model
+    from engine.train.data import ExampleMaker, load_texts
+    from engine.train.train import TrainConfig, grow, loss_fn, train
+
+    cdir = _tiny_corpus(tmp_path / "corpus")
+    shipped = Path(corpus.__file__).parents[1] / "weights" / "tokenizer.json"
+    tok = Tokenizer.from_file(str(shipped))
+    small = {"d_model": 64, "n_layers": 2, "n_heads": 2, "ffn_hidden": 128, "vocab_size": tok.get_vocab_size()}
+    torch.manual_seed(0)
+    old = DiffusionCoder(ModelConfig.from_dict(small))
+    new = DiffusionCoder(ModelConfig.from_dict({**small, "n_layers": 3}))
+    state = grow(old.state_dict(), [0, 1, 1])
+    new.load_state_dict(state)
+    assert torch.equal(state["blocks.2.qkv.weight"], state["blocks.1.qkv.weight"])
+    assert not state["blocks.2.down.weight"].any() and state["blocks.1.down.weight"].any()
+    batch = ExampleMaker(ModelConfig.from_dict(small), tok, 256, 160, 64).batch(
+        load_texts(cdir / "train.jsonl.gz"), random.Random(0), 4)
+    torch.manual_seed(1)
+    a = loss_fn(old, batch, "cpu").item()
+    torch.manual_seed(1)
+    b = loss_fn(new, batch, "cpu").item()
+    assert abs(a - b) < 1e-5 * a, (a, b)
+    with pytest.raises(SystemExit, match="in order"):
+        grow(old.state_dict(), [0, 0, 0])
+    init = tmp_path / "init"
+    save_model(old, init, dtype=torch.float32, tokenizer=shipped, tokens_seen=1000)
+    cfg = TrainConfig(model={k: v for k, v in small.items() if k != "vocab_size"} | {"n_layers": 3},
+                      corpus=str(cdir), tokenizer=str(shipped), batch_size=2, seq_len=128, prefix_tokens=64,
+                      suffix_tokens=32, warmup_steps=1, max_steps=2, eval_every=2, eval_batches=1, threads=1,
+                      grow_from=[0, 1, 1], grown_lr_scale=0.0)
+    said = []
+    result = train(cfg, tmp_path / "run", log=said.append, init=init)
+    assert any("grown to 3 layers" in s for s in said) and result["tokens"] > 1000
+    from safetensors.torch import load_file
+
+    after = load_file(str(tmp_path / "run" / "ckpt" / "model.safetensors"))
+    # grown_lr_scale 0: the trained layers stay as they were, the new one learns
+    for k in ("blocks.0.qkv.weight", "blocks.1.down.weight", "embed.weight"):
+        assert torch.equal(after[k], state[k]), k
+    assert after["blocks.2.down.weight"].abs().max() > 0
