@@ -12,6 +12,11 @@ Checkpoints (model, optimizer, step, RNG) are safetensors + JSON in `--out`, wri
 `checkpoint_minutes`; a run restarted with the same `--out` resumes. `log.jsonl` holds the
 learning curve (tokens seen, train loss, validation loss).
 
+Warm starts: `--init FOLDER` starts from a model folder's weights (a fresh optimizer) or a run's
+`ckpt/` (its AdamW state too). A config with more layers than the folder's model names, in
+`grow_from`, the old layer each new one starts as; repeats begin with zero residual branches, so
+the grown model computes what the old one did, and `grown_lr_scale` slows the trained weights.
+
 Devices and number formats: `--device cpu|cuda`, `--precision float32|bf16-mixed` (bfloat16
 autocast around the step; weights, optimizer and validation stay float32), `"compile": true` in
 the config for torch.compile of the loss.
