@@ -240,7 +240,9 @@ class Engine:
         line would dodge the parse, not fill the hole), and the row's bans further
         right, about another first word, are lifted. Where the next line's indentation says the line
         is of the other kind (`guard.opens_block`), the whole kind is forbidden there: every block
-        keyword, or every word but those. `ended` [B, C] marks positions holding an end. Returns
+        keyword, or every word but those. A fill that reads a name defined nowhere (`Verdict.names`)
+        is reopened from the token where that name starts, that token and an end forbidden there.
+        `ended` [B, C] marks positions holding an end. Returns
         whether anything was reopened. (Reopening every bad fill where it ended, so that it writes
         on, measured worse: BENCHMARKS.md, "Session 7"; on whole lines so did doing it for
         unfinished ones alone, "Session 9".)"""
@@ -274,10 +276,19 @@ class Engine:
                 at = ended[row, sl].nonzero()
                 end = int(at[0]) if len(at) else sl.stop - sl.start
                 ids = state.tokens[row, sl].tolist()
+                stop = (eom | self._newline_tokens) if hole.single_line else eom.clone()
+                named = dict(verdict.names).get(i)
+                if named is not None:  # a name defined nowhere: rewrite from the token that starts it
+                    k = self._token_at([texts[t] for t in ids[:end]], len(lead.text) + named)
+                    if k is not None and k >= len(lead.pinned):
+                        banned = stop.clone()
+                        banned[ids[k]] = True
+                        heal = self._heal_mask(lead.heal) if lead.heal and k == len(lead.pinned) else None
+                        reopened |= take_back(row, i, sl, k, banned, heal)
+                    continue
                 w = next((k for k in range(len(lead.pinned), end) if texts[ids[k]].strip()), None)
                 if w is None:
                     continue  # a blank fill: nothing to take back
-                stop = (eom | self._newline_tokens) if hole.single_line else eom.clone()
                 # the typed line stopped too soon (`if (a == b`): the model writes on from its end, and
                 # what follows may not be blank or a comment either (that would dodge the parse)
                 if (i in verdict.ends and end < sl.stop - sl.start and continued.get((row, i), 0) < limit
@@ -301,6 +312,17 @@ class Engine:
                 # (with the typed start, the first token must still match it)
                 reopened |= take_back(row, i, sl, w, banned, heal)
         return reopened
+
+    @staticmethod
+    def _token_at(pieces: list[str], char: int) -> int | None:
+        """The index of the piece (a canvas token's text) that holds character `char` of their
+        concatenation; None past the end."""
+        at = 0
+        for k, piece in enumerate(pieces):
+            at += len(piece)
+            if at > char:
+                return k
+        return None
 
     # ---- the request ----------------------------------------------------------------------------
     def infill(self, request: InfillRequest, cancel: CancelToken | None = None) -> InfillResult:
@@ -358,7 +380,7 @@ class Engine:
                 state.tokens[:, at] = torch.tensor(lead.pinned, device=dev)
                 state.committed[:, at] = True
         caps = [cap_bucket(self.backend.buckets, h.max_tokens + len(lead.pinned)) for h, lead in zip(holes, leads)]
-        guard = (SyntaxGuard.build(request.language, texts, [h.single_line for h in holes])
+        guard = (SyntaxGuard.build(request.language, texts, [h.single_line for h in holes], names=cfg.name_guard)
                  if cfg.syntax_retries > 0 else None)
         bans: dict[tuple[int, int], torch.Tensor] = {}  # (hole, offset in it) -> [B, V] tokens allowed there
         continued: dict[tuple[int, int], int] = {}  # (row, hole) -> times continued in a row
@@ -383,9 +405,10 @@ class Engine:
             fills = [self._decode(state, layout, holes, leads, r).fills for r in range(B)]
             verdicts = [guard.judge(f) for f in fills]
             bad = {r: v for r, v in enumerate(verdicts) if v.faulty}
-            if not bad:
-                return state, layout, nfe
             errs = [v.key for v in verdicts]
+            if not bad:  # (a canvas tried before may still be better: fewer errors the guard put elsewhere)
+                _, state, layout = min(tried + [(errs, state, layout)], key=lambda t: t[0])
+                return state, layout, nfe
             if len(tried) < cfg.syntax_retries and nfe < cfg.syntax_pass_budget:
                 tried.append((errs, state.clone(), layout))
                 if self._reopen(bad, state, layout, holes, leads, ended, bans, guard, fills, continued,

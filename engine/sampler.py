@@ -65,6 +65,7 @@ class SamplerConfig:
     syntax_retries: int = 0  # times the syntax guard may reopen a canvas (engine/syntax.py); 0 = off
     syntax_continue: int = 2  # times in a row the guard continues a typed line that stopped too
     # soon (`if (a == b`) where its fill ended, before it rewrites the fill instead; 0 = never
+    name_guard: bool = True  # the guard also rejects a Python fill that reads a name defined nowhere
     syntax_pass_budget: int = 64  # the guard reopens only while the request has used fewer passes:
     # a long fill written a token per pass would otherwise cost (1 + retries) times its passes
     fallback: str = "confident"  # a step that passes no threshold commits the row's most "confident"

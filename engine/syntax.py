@@ -40,6 +40,16 @@ with an end, a blank token or a comment forbidden there, rather than rewritten (
 the line's start is the user's, so rewriting could only change what follows it. Where the model
 wrote the whole line, first word included, rewriting it measured better (BENCHMARKS.md, "Session 9").
 
+A Python fill that parses may still not read a name the document defines nowhere — no assignment,
+parameter, import, def or class of it in any scope, not a builtin (`_undefined`; `summ(xs)`,
+`projet1_index`): a name that cannot exist makes the line fail when it runs. That hole is reopened
+from the token where the name starts, with that token forbidden there (`Verdict.names`). The
+check is loose on purpose (a name assigned in any function counts as defined) and off in a module
+with a star import. On HumanEval single-line it caught 115 of the shipped model's 934 failing fills
+that parse, and no canonical solution (BENCHMARKS.md, "Session 11"). A fill with such a name ranks
+between a clean one and one the parse blames (`Verdict.key`), so the fallback prefers it to a broken
+one.
+
 In an indentation language the next line's indentation also tells what kind of line a single-line
 hole holds: a deeper next line means it opens a block, any other means it must not. A bad fill of
 the wrong kind is reopened with the whole kind forbidden at its first word — every block keyword, or
@@ -49,6 +59,7 @@ every other word — not just the word it had (`opens_block`; the keywords are t
 from __future__ import annotations
 
 import ast
+import builtins
 import re
 from typing import Any, NamedTuple
 
@@ -58,15 +69,20 @@ _TRY = re.compile(r"\s*try\s*:")
 # Stand-ins for a Python line, one of each kind a line can be: what the probe puts in a hole to learn
 # whether any line there, at an indentation, would let the document parse.
 STAND_INS = ("pass", "if True:", "else:", "except Exception:")
+# Names a Python module can read without defining them (`_undefined`).
+KNOWN_NAMES = frozenset(dir(builtins)) | {"__file__", "__name__", "__doc__", "__spec__", "__loader__", "__package__",
+                                          "__builtins__", "__path__", "__cached__", "__annotations__", "__class__"}
 
 
 class Verdict(NamedTuple):
     """`SyntaxGuard.judge`'s answer for one canvas's fills."""
 
     faulty: tuple[int, ...]  # the holes whose fills broke the document (none: it is fine)
-    key: tuple[int, int]  # orders fills from better to worse, for the fallback's pick
+    key: tuple[int, int, int]  # orders fills from better to worse, for the fallback's pick: a fill
+    # at fault for a syntax error, tree-sitter's error count, names defined nowhere
     indent: tuple[int, ...]  # faulty holes whose own indentation is what is wrong
     ends: tuple[int, ...] = ()  # faulty holes to continue where their fill ended (`Engine._reopen`)
+    names: tuple[tuple[int, int], ...] = ()  # (hole, offset in its fill) of a name defined nowhere (`_undefined`)
 
 
 def _unfinished(exc: SyntaxError, text: str) -> bool:
@@ -96,7 +112,8 @@ def _blames_indentation(exc: SyntaxError, first: int) -> bool:
 
 class SyntaxGuard:
     def __init__(self, parser: Any, texts: list[str], single_line: list[bool], headers: frozenset[str] = frozenset(),
-                 python: bool = False):
+                 python: bool = False, names: bool = True):
+        self.names = names  # Python: a fill may not read a name the document defines nowhere (`_undefined`)
         self._parser = parser
         self._texts = texts
         self._single = single_line
@@ -106,7 +123,7 @@ class SyntaxGuard:
         self.baseline = self.errors([""] * len(single_line))
 
     @classmethod
-    def build(cls, language: str, texts: list[str], single_line: list[bool]) -> "SyntaxGuard | None":
+    def build(cls, language: str, texts: list[str], single_line: list[bool], names: bool = True) -> "SyntaxGuard | None":
         """A guard for a request, or None where no grammar applies (plaintext, an unknown language, a
         missing wheel) or the document is too big to parse at every check."""
         if sum(len(t) for t in texts) > MAX_CHARS:
@@ -117,7 +134,7 @@ class SyntaxGuard:
         spec = languages.spec_for(language)
         if parser is None or spec is None:
             return None
-        return cls(parser, texts, single_line, spec.headers, python=spec.name == "python")
+        return cls(parser, texts, single_line, spec.headers, python=spec.name == "python", names=names)
 
     def document(self, fills: list[str]) -> str:
         """The text with `fills` in its holes, as an editor holds it after accepting them (a
@@ -156,7 +173,8 @@ class SyntaxGuard:
         if self._python:
             exc = self._python_error(doc)
             if exc is None:
-                return Verdict((), (0, count), ())
+                names = self._undefined(doc, self._fills(fills)) if self.names else ()
+                return Verdict(tuple(h for h, _ in names), (0, count, len(names)), (), (), names)
             line = exc.lineno or 0
             if line >= self._first_hole_line():  # else hidden by an error above
                 own = self._fills(fills)
@@ -175,9 +193,58 @@ class SyntaxGuard:
                                or self._misplaced(own, i, max(line, windows[i][1])))
                 ends = tuple(i for i in faulty if i not in indent and self._typed(i)
                              and self._continues(exc, lines, windows[i], own[i]))
-                return Verdict(faulty, (int(bool(faulty)), count), indent, ends)
+                return Verdict(faulty, (int(bool(faulty)), count, 0), indent, ends)
         worse = count > self.baseline
-        return Verdict(tuple(range(len(fills))) if worse else (), (int(worse), count), ())
+        return Verdict(tuple(range(len(fills))) if worse else (), (int(worse), count, 0), ())
+
+    def _undefined(self, doc: str, own: list[str]) -> tuple[tuple[int, int], ...]:
+        """Per hole, the first name its fill reads that the document defines nowhere (no assignment,
+        parameter, import, def or class of it, anywhere, in any scope) and Python does not provide:
+        (hole, its offset in the fill). Loose on purpose — a name assigned in another function
+        counts as defined — so that only a name that cannot exist is caught; none where the
+        module star-imports (its names are unknown)."""
+        tree = ast.parse(doc)
+        known, reads = set(KNOWN_NAMES), []
+        for n in ast.walk(tree):
+            if isinstance(n, ast.Name):
+                if isinstance(n.ctx, ast.Load):
+                    reads.append(n)
+                else:
+                    known.add(n.id)
+            elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                known.add(n.name)
+            elif isinstance(n, ast.arg):
+                known.add(n.arg)
+            elif isinstance(n, ast.alias):
+                if n.name == "*":
+                    return ()
+                known.add((n.asname or n.name).split(".")[0])
+            elif isinstance(n, (ast.Global, ast.Nonlocal)):
+                known.update(n.names)
+            elif isinstance(n, ast.ExceptHandler) and n.name:
+                known.add(n.name)
+            elif isinstance(n, (ast.MatchAs, ast.MatchStar)) and n.name:
+                known.add(n.name)
+            elif isinstance(n, ast.MatchMapping) and n.rest:
+                known.add(n.rest)
+        lines = doc.split("\n")
+        starts = [0]
+        for line in lines:
+            starts.append(starts[-1] + len(line) + 1)
+        spans, at = [], len(self._texts[0])  # each fill's [start, end) in doc
+        for fill, text in zip(own, self._texts[1:]):
+            spans.append((at, at + len(fill)))
+            at += len(fill) + len(text)
+        first: dict[int, int] = {}
+        for n in reads:
+            if n.id in known:
+                continue
+            line = lines[n.lineno - 1]
+            pos = starts[n.lineno - 1] + len(line.encode("utf-8")[:n.col_offset].decode("utf-8", "ignore"))
+            for hole, (lo, hi) in enumerate(spans):
+                if lo <= pos < hi and own[hole][pos - lo:].startswith(n.id):
+                    first[hole] = min(first.get(hole, pos - lo), pos - lo)
+        return tuple(sorted(first.items()))
 
     def _probe(self, own: list[str], hole: int, past: int, at: str | None = None) -> bool:
         """Whether some stand-in line (`STAND_INS`) in single-line hole `hole`, which starts its line,

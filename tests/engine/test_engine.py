@@ -35,7 +35,8 @@ def test_rules_terminate_and_commit_every_mask(engine, rule, extra, monkeypatch)
     assert isinstance(r.fills[0], str)
 
 
-def test_threshold_one_commits_at_least_one_per_step(engine):
+def test_threshold_one_commits_at_least_one_per_step(engine, monkeypatch):
+    monkeypatch.setattr(engine.sampler, "syntax_retries", 0)  # a reopened canvas would take more passes
     r = engine.infill(req("x = 1\n", Hole(max_tokens=8), "\ny = 2\n", threshold=1.01))
     assert r.stats.nfe <= 8 and r.stats.tokens == 8
 

@@ -174,7 +174,7 @@ def test_python_fills_are_judged_by_pythons_parser_where_they_are():
     guard = SyntaxGuard.build("python", [BEFORE, AFTER], [True])
     assert guard.errors(["    for c in xs:"]) == guard.baseline == 0  # tree-sitter: fine
     assert guard.judge(["    for c in xs:"])[0] == guard.judge(["        y = 1"])[0] == (0,)
-    assert guard.judge([LINE])[:3] == ((), (0, 0), ())
+    assert guard.judge([LINE])[:3] == ((), (0, 0, 0), ())
     # Python reports the missing block at the next line that is not blank
     spaced = SyntaxGuard.build("python", [BEFORE, "\n\n\n    return x\n"], [True])
     assert spaced.judge(["    for c in xs:"])[0] == (0,) and spaced.judge([LINE])[0] == ()
@@ -259,7 +259,7 @@ def test_an_error_further_down_is_the_fills_when_a_stand_in_line_mends_it():
     before = "def f(a, b):\n    if a:\n        x = 1\n"
     after = "\n        x = 2\n    else:\n        x = 3\n    return x\n"
     guard = SyntaxGuard.build("python", [before, after], [True])
-    assert guard.judge(["    else:"])[:3] == ((0,), (1, guard.errors(["    else:"])), ())
+    assert guard.judge(["    else:"])[:3] == ((0,), (1, guard.errors(["    else:"]), 0), ())
     assert guard.judge(["    elif b:"]).faulty == ()
     broken = SyntaxGuard.build("python", [before, after + "\ndef g(:\n    pass\n"], [True])
     assert broken.judge(["    else:"]).faulty == (0,)
@@ -292,7 +292,7 @@ def test_a_typed_line_that_stopped_too_soon_is_continued_where_it_ended(engine, 
     assert typed.judge([" (1"]).ends == typed.judge([' "1']).ends == (0,)
     assert typed.judge([" 1)"]).faulty == (0,) and typed.judge([" 1)"]).ends == ()
     header = SyntaxGuard.build("python", [BEFORE + "    if", AFTER], [True])
-    assert header.judge([" x:"]).ends == (0,) and header.judge([" x: y = 1"]).faulty == ()
+    assert header.judge([" x:"]).ends == (0,) and header.judge([" True: y = 1"]).faulty == ()
     whole = SyntaxGuard.build("python", [BEFORE, AFTER], [True])
     assert whole.judge(["    x = (1"]).faulty == (0,) and whole.judge(["    x = (1"]).ends == ()
     indented = SyntaxGuard.build("python", [BEFORE + "    ", AFTER], [True])  # after auto-indent
@@ -305,3 +305,51 @@ def test_a_typed_line_that_stopped_too_soon_is_continued_where_it_ended(engine, 
         assert engine.infill(InfillRequest(segments, language="python")).fills[0] == want
     monkeypatch.setattr(engine.sampler, "syntax_continue", 0)  # rewritten from its first token instead
     assert engine.infill(InfillRequest(segments, language="python")).fills[0] != " (1)"
+
+
+def test_a_name_defined_nowhere_is_the_fills_fault():
+    """A Python fill may not read a name that the document defines nowhere (no assignment,
+    parameter, import, def or class, in any scope) and Python does not provide; the verdict says
+    where in the fill the name starts, and ranks such a fill between a clean one and one that breaks
+    the parse. Names defined further down, attributes and builtins are fine; a star import, whose
+    names are unknown, turns the check off, and so does `names=False`."""
+    texts = ["import os\n\ndef f(xs):\n    total = 0\n", "\n    return total\n\ndef helper(v):\n    return v\n"]
+    guard = SyntaxGuard.build("python", texts, [True])
+    for ok in ("    total += sum(xs)", "    total = helper(xs) + os.sep.count(xs.summ)", "    for x in xs: total += x"):
+        assert guard.judge([ok]).faulty == (), ok
+    bad = guard.judge(["    total += summ(xs)"])
+    assert bad.faulty == (0,) and bad.names == ((0, 13),) and bad.indent == bad.ends == ()
+    broken = guard.judge(["    total += (xs"])
+    assert guard.judge(["    total += sum(xs)"]).key < bad.key < broken.key and broken.names == ()
+    assert SyntaxGuard.build("python", ["from m import *\n" + texts[0], texts[1]], [True]).judge(
+        ["    total += summ(xs)"]).faulty == ()
+    assert SyntaxGuard.build("python", texts, [True], names=False).judge(["    total += summ(xs)"]).faulty == ()
+    multi = SyntaxGuard.build("python", texts, [False])  # a multi-line fill: the offset counts its newlines
+    assert multi.judge(["    total = 1\n    total += summ(xs)\n"]).names == ((0, 27),)
+
+
+def test_a_name_defined_nowhere_is_rewritten_from_that_token(engine, monkeypatch):
+    """The model would write `    x = (q)`, reading a `q` that nothing defines: the guard forbids `q`
+    where it stands and the model writes the rest as before, `    x = (1)`. With the name check
+    off the fill stands."""
+    backend = engine.backend
+    ids = backend.encode(LINE)
+    (q,) = backend.encode("q")
+    eom = min(backend.eom_ids)
+
+    def step(ctx, canvas, layout, positions=None):
+        logits = torch.full((*canvas.shape, backend.vocab_size), -30.0)
+        for k in range(canvas.shape[1]):
+            if k < len(ids):
+                logits[:, k, ids[k]] = 8.0
+            else:
+                logits[:, k, eom] = 12.0
+        logits[:, 4, q] = 9.0  # above '1'
+        return logits if positions is None else logits[:, positions]
+
+    monkeypatch.setattr(backend, "step", step)
+    monkeypatch.setattr(engine.sampler, "syntax_retries", 2)
+    segments = [BEFORE, Hole(max_tokens=16, single_line=True), AFTER]
+    assert engine.infill(InfillRequest(segments, language="python")).fills[0] == LINE
+    monkeypatch.setattr(engine.sampler, "name_guard", False)
+    assert engine.infill(InfillRequest(segments, language="python")).fills[0] == "    x = (q)"
