@@ -9,6 +9,7 @@ keys/values (requests carry `cache_key` = document URI). Unknown languages get p
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -284,6 +285,19 @@ def _imports(snap: Snapshot) -> list[tuple[int, int]]:
 
 
 # -- the canvas ---------------------------------------------------------------------------------
+
+_IDENTIFIER = re.compile(r"[^\W\d]\w*")
+
+
+def names_outside(snap: Snapshot, window: tuple[int, int]) -> frozenset[str]:
+    """Every identifier-like word of the document outside `window` (a `Pinned.window`): the engine's
+    syntax guard counts them as defined (`InfillRequest.names`), since a window cannot show where
+    a name the fill reads was defined. Empty when the window is the whole document."""
+    lo, hi = window
+    if lo <= 0 and hi >= len(snap.text):
+        return frozenset()
+    return frozenset(_IDENTIFIER.findall(snap.text, 0, lo)) | frozenset(_IDENTIFIER.findall(snap.text, hi))
+
 
 def pin(snap: Snapshot, holes: list[HoleSpan], budget: int, count: TokenCounter = estimate_tokens) -> Pinned:
     """Lay the holes into a canvas of at most ~`budget` fixed-text tokens."""

@@ -61,7 +61,9 @@ class InfillRequest:
     """Text segments and holes, in document order. `candidates` is a batch dimension; with
     `temperature` 0 decoding is greedy and candidates after the first come from sampling at
     `alt_temperature` so that alternatives differ. `cache_key` (a document URI, say) lets the
-    engine reuse context keys/values from the previous request with the same key."""
+    engine reuse context keys/values from the previous request with the same key. `names`: the
+    identifiers the document holds outside `segments` (where a window left part of it out), which
+    the syntax guard counts as defined (engine/syntax.py)."""
 
     segments: list[Segment]
     language: str = "python"
@@ -73,6 +75,7 @@ class InfillRequest:
     threshold: float | None = None
     tokens_per_step: int | None = None
     cache_key: str | None = None
+    names: frozenset[str] = frozenset()
 
     @property
     def holes(self) -> list[Hole]:

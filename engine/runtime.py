@@ -380,7 +380,8 @@ class Engine:
                 state.tokens[:, at] = torch.tensor(lead.pinned, device=dev)
                 state.committed[:, at] = True
         caps = [cap_bucket(self.backend.buckets, h.max_tokens + len(lead.pinned)) for h, lead in zip(holes, leads)]
-        guard = (SyntaxGuard.build(request.language, texts, [h.single_line for h in holes], names=cfg.name_guard)
+        guard = (SyntaxGuard.build(request.language, texts, [h.single_line for h in holes], names=cfg.name_guard,
+                                   known=request.names)
                  if cfg.syntax_retries > 0 else None)
         bans: dict[tuple[int, int], torch.Tensor] = {}  # (hole, offset in it) -> [B, V] tokens allowed there
         continued: dict[tuple[int, int], int] = {}  # (row, hole) -> times continued in a row

@@ -112,8 +112,9 @@ def _blames_indentation(exc: SyntaxError, first: int) -> bool:
 
 class SyntaxGuard:
     def __init__(self, parser: Any, texts: list[str], single_line: list[bool], headers: frozenset[str] = frozenset(),
-                 python: bool = False, names: bool = True):
+                 python: bool = False, names: bool = True, known: frozenset[str] = frozenset()):
         self.names = names  # Python: a fill may not read a name the document defines nowhere (`_undefined`)
+        self._known = KNOWN_NAMES | known  # and names defined outside `texts` (`InfillRequest.names`)
         self._parser = parser
         self._texts = texts
         self._single = single_line
@@ -123,7 +124,8 @@ class SyntaxGuard:
         self.baseline = self.errors([""] * len(single_line))
 
     @classmethod
-    def build(cls, language: str, texts: list[str], single_line: list[bool], names: bool = True) -> "SyntaxGuard | None":
+    def build(cls, language: str, texts: list[str], single_line: list[bool], names: bool = True,
+              known: frozenset[str] = frozenset()) -> "SyntaxGuard | None":
         """A guard for a request, or None where no grammar applies (plaintext, an unknown language, a
         missing wheel) or the document is too big to parse at every check."""
         if sum(len(t) for t in texts) > MAX_CHARS:
@@ -134,7 +136,7 @@ class SyntaxGuard:
         spec = languages.spec_for(language)
         if parser is None or spec is None:
             return None
-        return cls(parser, texts, single_line, spec.headers, python=spec.name == "python", names=names)
+        return cls(parser, texts, single_line, spec.headers, python=spec.name == "python", names=names, known=known)
 
     def document(self, fills: list[str]) -> str:
         """The text with `fills` in its holes, as an editor holds it after accepting them (a
@@ -202,9 +204,11 @@ class SyntaxGuard:
         parameter, import, def or class of it, anywhere, in any scope) and Python does not provide:
         (hole, its offset in the fill). Loose on purpose — a name assigned in another function
         counts as defined — so that only a name that cannot exist is caught; none where the
-        module star-imports (its names are unknown)."""
+        module star-imports (its names are unknown). Where the request's text is a window of a
+        larger document, the server names the identifiers outside it (`known`), and they count
+        as defined."""
         tree = ast.parse(doc)
-        known, reads = set(KNOWN_NAMES), []
+        known, reads = set(self._known), []
         for n in ast.walk(tree):
             if isinstance(n, ast.Name):
                 if isinstance(n.ctx, ast.Load):

@@ -40,7 +40,7 @@ class Outcome:
 
 def _cache_key(ls: DgServer, request: InfillRequest) -> tuple:
     segs = tuple(s if isinstance(s, str) else (s.max_tokens, s.length_hint, s.single_line) for s in request.segments)
-    return ls.host.generation, request.language, request.candidates, segs
+    return ls.host.generation, request.language, request.candidates, segs, request.names
 
 
 async def fill(ls: DgServer, snap: Snapshot, holes: list[HoleSpan], *, candidates: int,
@@ -53,7 +53,7 @@ async def fill(ls: DgServer, snap: Snapshot, holes: list[HoleSpan], *, candidate
         raise ContextError(f"{snap.uri} looks binary (it contains NUL characters); not filling it")
     pinned = context.pin(snap, holes, context_budget(ls, holes))
     request = InfillRequest(segments=pinned.segments, language=pinned.language, candidates=candidates,
-                            cache_key=snap.uri)
+                            cache_key=snap.uri, names=context.names_outside(snap, pinned.window))
     ck = _cache_key(ls, request)
     if (hit := ls.results.get(ck)) is not None:
         return Outcome(snap, pinned.holes, edits.rank(snap, pinned.holes, [(c.fills, c.score) for c in hit.candidates]), hit.stats)

@@ -324,6 +324,9 @@ def test_a_name_defined_nowhere_is_the_fills_fault():
     assert SyntaxGuard.build("python", ["from m import *\n" + texts[0], texts[1]], [True]).judge(
         ["    total += summ(xs)"]).faulty == ()
     assert SyntaxGuard.build("python", texts, [True], names=False).judge(["    total += summ(xs)"]).faulty == ()
+    # a name the server saw outside its window (InfillRequest.names) counts as defined
+    assert SyntaxGuard.build("python", texts, [True], known=frozenset({"summ"})).judge(
+        ["    total += summ(xs)"]).faulty == ()
     multi = SyntaxGuard.build("python", texts, [False])  # a multi-line fill: the offset counts its newlines
     assert multi.judge(["    total = 1\n    total += summ(xs)\n"]).names == ((0, 27),)
 

@@ -107,6 +107,20 @@ def test_pin_spends_budget_on_near_lines_headers_and_imports():
     assert hi == len(BIG) or BIG[hi - 1] == "\n"
 
 
+def test_names_outside_the_window_go_with_the_request():
+    """A window cannot show where a name was defined: the identifiers outside it travel with the
+    request (`InfillRequest.names`) so that the syntax guard does not take a helper defined far
+    away for a name that cannot exist; a window that is the whole document sends none."""
+    snap = snapshot(BIG)
+    off = BIG.index("value = ") + len("value = ")
+    pinned = context.pin(snap, [HoleSpan(off, off + len("self.items[key]"), 16, single_line=True)], 200)
+    names = context.names_outside(snap, pinned.window)
+    assert "method_0" not in "".join(s for s in pinned.segments if isinstance(s, str))
+    assert {"method_0", "after_59", "Store"} <= names and "value =" not in names and "0" not in names
+    whole = context.pin(snap, [HoleSpan(off, off + len("self.items[key]"), 16, single_line=True)], 100_000)
+    assert whole.window == (0, len(BIG)) and context.names_outside(snap, whole.window) == frozenset()
+
+
 def test_prefix_window_start_is_stable_while_typing():
     base = BIG.index("value = ") + len("value = ")
     starts = set()
