@@ -102,8 +102,8 @@ def test_the_guard_stops_reopening_when_the_pass_budget_is_spent(engine, monkeyp
     assert fill(engine, monkeypatch, retries=1) == "    if = (1)"
 
 
-def ranked(engine, line: str, runners_up: list[str]):
-    """Position k predicts `line`'s k-th token (8.0); at position 1 `runners_up` rank above it,
+def ranked(engine, line: str, runners_up: list[str], at: int = 1):
+    """Position k predicts `line`'s k-th token (8.0); at position `at` `runners_up` rank above it,
     best first (9.0, 8.9, …); after the line, only an end."""
     backend = engine.backend
     ids = backend.encode(line)
@@ -119,7 +119,7 @@ def ranked(engine, line: str, runners_up: list[str]):
             else:
                 logits[:, k, eom] = 12.0
         for rank, (w,) in enumerate(words):
-            logits[:, 1, w] = 9.0 - rank / 10
+            logits[:, at, w] = 9.0 - rank / 10
         return logits if positions is None else logits[:, positions]
 
     return step
@@ -335,22 +335,7 @@ def test_a_name_defined_nowhere_is_rewritten_from_that_token(engine, monkeypatch
     """The model would write `    x = (q)`, reading a `q` that nothing defines: the guard forbids `q`
     where it stands and the model writes the rest as before, `    x = (1)`. With the name check
     off the fill stands."""
-    backend = engine.backend
-    ids = backend.encode(LINE)
-    (q,) = backend.encode("q")
-    eom = min(backend.eom_ids)
-
-    def step(ctx, canvas, layout, positions=None):
-        logits = torch.full((*canvas.shape, backend.vocab_size), -30.0)
-        for k in range(canvas.shape[1]):
-            if k < len(ids):
-                logits[:, k, ids[k]] = 8.0
-            else:
-                logits[:, k, eom] = 12.0
-        logits[:, 4, q] = 9.0  # above '1'
-        return logits if positions is None else logits[:, positions]
-
-    monkeypatch.setattr(backend, "step", step)
+    monkeypatch.setattr(engine.backend, "step", ranked(engine, LINE, ["q"], at=4))  # `q` above '1'
     monkeypatch.setattr(engine.sampler, "syntax_retries", 2)
     segments = [BEFORE, Hole(max_tokens=16, single_line=True), AFTER]
     assert engine.infill(InfillRequest(segments, language="python")).fills[0] == LINE
