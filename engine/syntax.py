@@ -45,7 +45,7 @@ parameter, import, def or class of it in any scope, not a builtin (`_undefined`;
 `projet1_index`): a name that cannot exist makes the line fail when it runs. That hole is reopened
 from the token where the name starts, with that token forbidden there (`Verdict.names`). The
 check is loose on purpose (a name assigned in any function counts as defined) and off in a module
-with a star import. On HumanEval single-line it caught 115 of the shipped model's 934 failing fills
+with a star import. On HumanEval single-line it caught 115 of the shipped model's 910 failing fills
 that parse, and no canonical solution (BENCHMARKS.md, "Session 11"). A fill with such a name ranks
 between a clean one and one the parse blames (`Verdict.key`), so the fallback prefers it to a broken
 one.
