@@ -24,10 +24,9 @@ def undefined(problem, completion: str, single_line: bool) -> tuple[tuple[int, i
 
     guard = SyntaxGuard.build("python", [problem.prompt, HOLE_TAIL + problem.suffix], [single_line])
     fill = completion.removesuffix(HOLE_TAIL)
-    verdict = guard.judge([fill])
-    if verdict.key[0] or guard._python_error(guard.document([fill])) is not None:
+    if guard._python_error(guard.document([fill])) is not None:
         return None
-    return verdict.names
+    return guard.judge([fill]).names
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -407,16 +407,15 @@ class Engine:
             verdicts = [guard.judge(f) for f in fills]
             bad = {r: v for r, v in enumerate(verdicts) if v.faulty}
             errs = [v.key for v in verdicts]
-            if not bad:  # (a canvas tried before may still be better: fewer errors the guard put elsewhere)
-                _, state, layout = min(tried + [(errs, state, layout)], key=lambda t: t[0])
-                return state, layout, nfe
-            if len(tried) < cfg.syntax_retries and nfe < cfg.syntax_pass_budget:
+            if bad and len(tried) < cfg.syntax_retries and nfe < cfg.syntax_pass_budget:
                 tried.append((errs, state.clone(), layout))
                 if self._reopen(bad, state, layout, holes, leads, ended, bans, guard, fills, continued,
                                 cfg.syntax_continue):
                     continue
-            # out of retries or passes (or nothing to reopen): the canvas with the fewest errors, the
-            # earliest on ties (min keeps the first of equals)
+            # accepted, or out of retries or passes (or nothing to reopen): the canvas with the fewest
+            # errors — an accepted one may still lose to one tried before, whose only fault was a name
+            # where this one has an error the guard put elsewhere — the earliest on ties (min keeps
+            # the first of equals)
             _, state, layout = min(tried + [(errs, state, layout)], key=lambda t: t[0])
             return state, layout, nfe
 

@@ -173,9 +173,9 @@ class SyntaxGuard:
         doc = self.document(fills)
         count = self._count(doc)
         if self._python:
-            exc = self._python_error(doc)
-            if exc is None:
-                names = self._undefined(doc, self._fills(fills)) if self.names else ()
+            exc = self._python_parse(doc)
+            if isinstance(exc, ast.Module):  # it parses
+                names = self._undefined(exc, doc, self._fills(fills)) if self.names else ()
                 return Verdict(tuple(h for h, _ in names), (0, count, len(names)), (), (), names)
             line = exc.lineno or 0
             if line >= self._first_hole_line():  # else hidden by an error above
@@ -199,15 +199,14 @@ class SyntaxGuard:
         worse = count > self.baseline
         return Verdict(tuple(range(len(fills))) if worse else (), (int(worse), count, 0), ())
 
-    def _undefined(self, doc: str, own: list[str]) -> tuple[tuple[int, int], ...]:
+    def _undefined(self, tree: ast.Module, doc: str, own: list[str]) -> tuple[tuple[int, int], ...]:
         """Per hole, the first name its fill reads that the document defines nowhere (no assignment,
         parameter, import, def or class of it, anywhere, in any scope) and Python does not provide:
         (hole, its offset in the fill). Loose on purpose — a name assigned in another function
         counts as defined — so that only a name that cannot exist is caught; none where the
         module star-imports (its names are unknown). Where the request's text is a window of a
         larger document, the server names the identifiers outside it (`known`), and they count
-        as defined."""
-        tree = ast.parse(doc)
+        as defined. `tree` is `doc`'s AST (`_python_parse`)."""
         known, reads = set(self._known), []
         for n in ast.walk(tree):
             if isinstance(n, ast.Name):
@@ -326,15 +325,19 @@ class SyntaxGuard:
                 break
         return list(dict.fromkeys(out))
 
-    def _python_error(self, doc: str) -> SyntaxError | None:
-        """The first syntax error Python finds in `doc`, None when it parses."""
+    def _python_parse(self, doc: str) -> ast.Module | SyntaxError:
+        """`doc`'s AST, or the first syntax error Python finds in it."""
         try:
-            compile(doc, "<fill>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+            return compile(doc, "<fill>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
         except SyntaxError as exc:  # IndentationError included
             return exc
         except (ValueError, MemoryError, RecursionError):  # NUL bytes, absurd nesting: no line to go by
             return SyntaxError("no verdict")
-        return None
+
+    def _python_error(self, doc: str) -> SyntaxError | None:
+        """The first syntax error Python finds in `doc`, None when it parses."""
+        parsed = self._python_parse(doc)
+        return parsed if isinstance(parsed, SyntaxError) else None
 
     def _first_hole_line(self) -> int:
         return self._texts[0].count("\n") + 1

@@ -90,7 +90,7 @@ def grow(state: dict[str, torch.Tensor], grow_from: list[int]) -> dict[str, torc
     copy of its source starts with its attention output and MLP down projections at zero, so that
     its residual branches add nothing until training moves them (block expansion, as in LLaMA Pro,
     Wu et al. 2024). Every old layer must appear, in order."""
-    old = sorted({int(k.split(".")[1]) for k in state if k.startswith("blocks.")})
+    old = sorted({layer for k in state if (layer := _layer_of(k)) is not None})
     if sorted(set(grow_from)) != old or grow_from != sorted(grow_from):
         raise SystemExit(f"grow_from {grow_from}: must list each of the --init model's layers {old}, in order")
     out = {k: v for k, v in state.items() if not k.startswith("blocks.")}
