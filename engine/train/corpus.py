@@ -8,12 +8,14 @@ shingles), and anything overlapping the HumanEval infilling problems (never trai
 Whole packages are held out for validation.
 
     python -m engine.train.corpus --out runs/corpus [--max-mb 60] [--node-modules editors/vscode/node_modules]
-        [--sdists engine/train/sdists.txt --fetch]
+        [--sdists engine/train/sdists.txt] [--npm engine/train/npm.txt] [--fetch]
 
 `--sdists` adds PyPI source distributions named and pinned in a list (downloaded with pip by
 `--fetch`), with a sampling weight each: small, self-contained functions with docstrings and
 doctests (algorithm collections, functional utilities), the shape of an infill in a function body;
-per-file sampling already favours packages of many small files.
+per-file sampling already favours packages of many small files. `--npm` adds the npm packages
+named and pinned in a list (tarballs from `npm pack`), after everything else and under limits of
+their own (`--npm-mb`, `--npm-package-mb`), so the rest of the corpus does not change with them.
 """
 from __future__ import annotations
 
@@ -145,17 +147,22 @@ def iter_site_packages(exclude: set[str]) -> list[SourceFile]:
 def read_sdist_list(path: Path) -> list[tuple[str, str, int]]:
     """`name==version [xN]` per line (`#` comments): the PyPI source distributions of the corpus,
     each with a sampling weight N (default 1; see `build`)."""
+    return _read_list(path, lambda spec: spec.partition("==")[0], lambda spec: spec.partition("==")[2],
+                      "name==version")
+
+
+def _read_list(path: Path, name_of, version_of, form: str) -> list[tuple[str, str, int]]:
     out = []
     for raw in Path(path).read_text().splitlines():
         line = raw.split("#", 1)[0].strip()
         if not line:
             continue
         spec, *rest = line.split()
-        name, sep, version = spec.partition("==")
+        name, version = name_of(spec), version_of(spec)
         digits = rest[0].removeprefix("x") if rest else "1"
         weight = int(digits) if digits.isdigit() else 0
-        if not sep or not version or weight < 1 or len(rest) > 1:
-            raise ValueError(f"{path}: expected 'name==version [xN]', got {raw!r}")
+        if not name or not version or weight < 1 or len(rest) > 1:
+            raise ValueError(f"{path}: expected '{form} [xN]', got {raw!r}")
         out.append((name, version, weight))
     return out
 
@@ -238,10 +245,22 @@ def npm_licence(pkg: dict) -> str | None:
     return classify_licence(lic.replace("(", " ").replace(")", " ")) if isinstance(lic, str) else None
 
 
+def _npm_language(rel: Path) -> str | None:
+    """The language of a file at `rel` inside an npm package, or None when it is not source the
+    corpus takes: type declarations (`.d.ts`), minified files, tests and nested node_modules."""
+    name = rel.name
+    if rel.suffix not in LANG_EXT or LANG_EXT[rel.suffix] == "python" or name.endswith((".d.ts", ".min.js")):
+        return None
+    if any(p in SKIP_DIRS or p in ("node_modules", "__tests__") or p.startswith("test") for p in rel.parts[:-1]):
+        return None
+    if ".test." in name or ".spec." in name:
+        return None
+    return LANG_EXT[rel.suffix]
+
+
 def iter_node_modules(root: Path) -> list[SourceFile]:
     """JavaScript/TypeScript sources of every package directly under `root` (and `@scope/` folders)
-    with an allowed licence; type declarations (`.d.ts`), minified files and nested node_modules
-    are skipped."""
+    with an allowed licence (see `_npm_language` for what is skipped)."""
     out = []
     root = Path(root).resolve()  # build() reads relative paths from the standard library
     for pj in sorted(list(root.glob("*/package.json")) + list(root.glob("@*/*/package.json"))):
@@ -253,16 +272,66 @@ def iter_node_modules(root: Path) -> list[SourceFile]:
         if licence is None or not isinstance(pkg.get("name"), str):
             continue
         for path in sorted(pj.parent.rglob("*")):
-            rel = path.relative_to(pj.parent)
-            name = path.name
-            if path.suffix not in LANG_EXT or LANG_EXT[path.suffix] == "python" or name.endswith((".d.ts", ".min.js")):
-                continue
-            if any(p in SKIP_DIRS or p in ("node_modules", "__tests__") or p.startswith("test") for p in rel.parts[:-1]):
-                continue
-            if ".test." in name or ".spec." in name or not path.is_file():
-                continue
-            out.append(SourceFile(f"npm/{pkg['name']}", str(pkg.get("version", "")), licence, str(path),
-                                  LANG_EXT[path.suffix], ""))
+            language = _npm_language(path.relative_to(pj.parent))
+            if language is not None and path.is_file():
+                out.append(SourceFile(f"npm/{pkg['name']}", str(pkg.get("version", "")), licence, str(path),
+                                      language, ""))
+    return out
+
+
+def read_npm_list(path: Path) -> list[tuple[str, str, int]]:
+    """`name@version [xN]` per line (`#` comments; scoped names `@scope/name@version`): the npm
+    packages of the corpus, each with a sampling weight N as in `read_sdist_list`."""
+    return _read_list(path, lambda spec: spec[:spec.rfind("@")] if spec.rfind("@") > 0 else "",
+                      lambda spec: spec[spec.rfind("@") + 1:] if spec.rfind("@") > 0 else "", "name@version")
+
+
+def npm_pack_name(name: str, version: str) -> str:
+    """The file `npm pack name@version` writes: `@scope/name` becomes `scope-name`."""
+    return f"{name.removeprefix('@').replace('/', '-')}-{version}.tgz"
+
+
+def fetch_npm(entries: list[tuple[str, str, int]], dest: Path, log=print) -> None:
+    """Download the listed npm packages' tarballs with `npm pack` (only what `dest` lacks)."""
+    import shutil
+    import subprocess
+
+    dest.mkdir(parents=True, exist_ok=True)
+    missing = [f"{n}@{v}" for n, v, _ in entries if not (dest / npm_pack_name(n, v)).is_file()]
+    if not missing:
+        return
+    npm = shutil.which("npm")
+    if npm is None:
+        raise SystemExit(f"npm is needed to fetch {len(missing)} npm packages (or put their tarballs in {dest})")
+    log(f"fetching {len(missing)} npm packages")
+    subprocess.run([npm, "pack", "--silent", "--pack-destination", str(dest), *missing], check=True,
+                   stdout=subprocess.DEVNULL)
+
+
+def iter_npm_pack(archive: Path, name: str, version: str) -> list[SourceFile]:
+    """The JavaScript/TypeScript sources of one `npm pack` tarball, licence read from its
+    package.json; none when the licence is not clearly allowed."""
+    members = _archive_members(archive)
+    top = {n.split("/", 1)[0] for n in members}
+    pj = next((f"{t}/package.json" for t in sorted(top) if f"{t}/package.json" in members), None)
+    try:
+        pkg = json.loads(members[pj]) if pj else None
+    except ValueError:
+        pkg = None
+    licence = npm_licence(pkg) if isinstance(pkg, dict) else None
+    if licence is None:
+        return []
+    out = []
+    for member, data in sorted(members.items()):
+        rel = Path(*Path(member).parts[1:]) if len(Path(member).parts) > 1 else None
+        language = _npm_language(rel) if rel else None
+        if language is None:
+            continue
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        out.append(SourceFile(f"npm/{name}", version, licence, f"{archive.name}!{rel.as_posix()}", language, text))
     return out
 
 
@@ -272,8 +341,12 @@ _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\d+|\S")
 
 
 def shingles(text: str, n: int = 10) -> set[int]:
+    """Hashes of the text's runs of `n` word tokens. A fixed hash (blake2b), not `hash()`: str
+    hashes change with every process (PYTHONHASHSEED), and with them the near-duplicate
+    decisions, so the same command built a slightly different corpus each time."""
     toks = _WORD.findall(text)
-    return {hash(" ".join(toks[i:i + n])) for i in range(max(0, len(toks) - n + 1))}
+    return {int.from_bytes(hashlib.blake2b(" ".join(toks[i:i + n]).encode(), digest_size=8).digest(), "little")
+            for i in range(max(0, len(toks) - n + 1))}
 
 
 def load_humaneval_shingles(data_dir: Path, n: int = 10) -> list[set[int]]:
@@ -327,13 +400,20 @@ def find_humaneval_dir() -> Path | None:
 
 def build(out: Path, max_mb: float, holdout: list[str], seed: int = 0, humaneval: Path | None = None,
           exclude: set[str] | None = None, log=print, node_modules: list[Path] | None = None,
-          sdists: list[tuple[str, str, int]] | None = None, sdist_dir: Path | None = None) -> dict:
+          sdists: list[tuple[str, str, int]] | None = None, sdist_dir: Path | None = None,
+          npm: list[tuple[str, str, int]] | None = None, npm_dir: Path | None = None,
+          npm_mb: float = 40.0, npm_package_mb: float = 1.5) -> dict:
     """Write `train.jsonl.gz`, `valid.jsonl.gz` and `manifest.jsonl` under `out`; return summary counts.
 
     `sdists` (name, version, weight) are read from archives in `sdist_dir` (see `fetch_sdists`);
     they come first, so the size limit never drops them, and an installed distribution of the
     same name is skipped. A training row's `weight` is how many times `load_texts` lists it:
-    training samples files uniformly, so a weight of N makes a file N times as frequent."""
+    training samples files uniformly, so a weight of N makes a file N times as frequent.
+
+    `npm` packages (tarballs in `npm_dir`, see `fetch_npm`) are taken after everything else, under
+    limits of their own: `npm_mb` of training text in all and `npm_package_mb` per package (a few
+    big packages would otherwise be most of it). `max_mb` counts the other files only, so adding
+    npm packages leaves the rest of the corpus as it was."""
     out.mkdir(parents=True, exist_ok=True)
     humaneval = humaneval or find_humaneval_dir()
     if humaneval is None:
@@ -358,37 +438,46 @@ def build(out: Path, max_mb: float, holdout: list[str], seed: int = 0, humaneval
     random.Random(seed).shuffle(files)
     random.Random(seed).shuffle(first)
     files = first + files
+    last: list[SourceFile] = []
+    for name, version, weight in npm or []:
+        archive = Path(npm_dir or ".") / npm_pack_name(name, version)
+        if not archive.is_file():
+            raise SystemExit(f"no tarball of {name}@{version} in {npm_dir}: fetch it with --fetch")
+        got = iter_npm_pack(archive, name, version)
+        if not got:
+            log(f"skipped {archive.name}: licence not clearly allowed, or no source files")
+        last += got
+        weights[f"npm/{name}"] = weight
+    random.Random(seed).shuffle(last)
     seen_exact: set[str] = set()
     dedup = MinHashDedup(seed=seed)
     stats = {"kept": 0, "kept_by_language": {}, "bytes_by_language": {}, "generated": 0, "exact_dup": 0, "near_dup": 0, "contaminated": 0, "unreadable": 0,
              "bytes": 0, "valid_files": 0}
-    limit = int(max_mb * 1e6)
     root = Path(sysconfig.get_paths()["stdlib"])
     with gzip.open(out / "train.jsonl.gz", "wt") as train, gzip.open(out / "valid.jsonl.gz", "wt") as valid, \
             open(out / "manifest.jsonl", "w") as manifest:
-        for sf in files:
-            if stats["bytes"] >= limit:
-                break
+        def take(sf: SourceFile) -> int:
+            """Write one file to its split if it passes the filters; its training bytes (0 if not)."""
             path = Path(sf.path) if Path(sf.path).is_absolute() else root / sf.path
             try:
                 text = sf.text or path.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError):
                 stats["unreadable"] += 1
-                continue
+                return 0
             if is_generated(text):
                 stats["generated"] += 1
-                continue
+                return 0
             digest = hashlib.sha1(re.sub(r"\s+", " ", text).encode()).hexdigest()
             if digest in seen_exact:
                 stats["exact_dup"] += 1
-                continue
+                return 0
             seen_exact.add(digest)
             if contaminated(text, problems):
                 stats["contaminated"] += 1
-                continue
+                return 0
             if dedup.is_duplicate(text):
                 stats["near_dup"] += 1
-                continue
+                return 0
             split = "valid" if any(sf.package == h or sf.package.startswith(h + "/") for h in holdout) else "train"
             row = {"language": sf.language, "text": text}
             weight = weights.get(sf.package, 1) if split == "train" else 1
@@ -400,10 +489,27 @@ def build(out: Path, max_mb: float, holdout: list[str], seed: int = 0, humaneval
                                        "weight": weight, "sha1": hashlib.sha1(text.encode()).hexdigest()}) + "\n")
             stats["kept"] += 1
             stats["kept_by_language"][sf.language] = stats["kept_by_language"].get(sf.language, 0) + 1
-            if split == "train":
-                stats["bytes_by_language"][sf.language] = stats["bytes_by_language"].get(sf.language, 0) + len(text)
             stats["valid_files"] += split == "valid"
-            stats["bytes"] += len(text) if split == "train" else 0
+            if split == "valid":
+                return 0
+            stats["bytes_by_language"][sf.language] = stats["bytes_by_language"].get(sf.language, 0) + len(text)
+            stats["bytes"] += len(text)
+            return len(text)
+
+        limit, taken = int(max_mb * 1e6), 0
+        for sf in files:
+            if taken >= limit:
+                break
+            taken += take(sf)
+        per_package: dict[str, int] = {}
+        limit, taken = int(npm_mb * 1e6), 0
+        for sf in last:
+            if taken >= limit:
+                break
+            if per_package.get(sf.package, 0) < npm_package_mb * 1e6:
+                got = take(sf)
+                per_package[sf.package] = per_package.get(sf.package, 0) + got
+                taken += got
     (out / "summary.json").write_text(json.dumps(stats, indent=1))
     log(f"corpus: {stats}")
     return stats
@@ -413,7 +519,8 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=Path("runs/corpus"))
     ap.add_argument("--max-mb", type=float, default=60.0, help="stop after this many MB of training text")
-    ap.add_argument("--holdout", nargs="*", default=["cpython-stdlib/email", "cpython-stdlib/json", "click", "npm/semver"],
+    ap.add_argument("--holdout", nargs="*", default=["cpython-stdlib/email", "cpython-stdlib/json", "click", "npm/semver",
+                                                  "npm/@tanstack/query-core"],
                     help="packages kept out of training for validation")
     ap.add_argument("--humaneval", type=Path, default=None)
     ap.add_argument("--seed", type=int, default=0)
@@ -422,13 +529,22 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--sdists", type=Path, default=None,
                     help="a list of PyPI source distributions ('name==version [xN]' per line), e.g. engine/train/sdists.txt")
     ap.add_argument("--sdist-dir", type=Path, default=Path("runs/sdists"), help="where the listed sdists are (or go)")
-    ap.add_argument("--fetch", action="store_true", help="download the listed sdists missing from --sdist-dir (pip)")
+    ap.add_argument("--npm", type=Path, default=None,
+                    help="a list of npm packages ('name@version [xN]' per line), e.g. engine/train/npm.txt")
+    ap.add_argument("--npm-dir", type=Path, default=Path("runs/npm"), help="where the listed npm tarballs are (or go)")
+    ap.add_argument("--npm-mb", type=float, default=40.0, help="at most this many MB of training text from --npm")
+    ap.add_argument("--npm-package-mb", type=float, default=1.5, help="at most this many MB from one npm package")
+    ap.add_argument("--fetch", action="store_true",
+                    help="download the listed sdists (pip) and npm packages (npm pack) missing from their folders")
     args = ap.parse_args(argv)
     entries = read_sdist_list(args.sdists) if args.sdists else []
+    packages = read_npm_list(args.npm) if args.npm else []
     if args.fetch:
         fetch_sdists(entries, args.sdist_dir)
+        fetch_npm(packages, args.npm_dir)
     build(args.out, args.max_mb, args.holdout, args.seed, args.humaneval, node_modules=args.node_modules,
-          sdists=entries, sdist_dir=args.sdist_dir)
+          sdists=entries, sdist_dir=args.sdist_dir, npm=packages, npm_dir=args.npm_dir, npm_mb=args.npm_mb,
+          npm_package_mb=args.npm_package_mb)
 
 
 if __name__ == "__main__":

@@ -47,6 +47,27 @@ def load_texts(path: Path, min_chars: int = 200, language: str | None = None) ->
                 for _ in range(int(r.get("weight", 1)))]
 
 
+class Mixture:
+    """Training files by language, drawn in set shares: a language by its share, then one of its
+    files uniformly (per-file sampling over all files would give the language of many small files
+    most of the draws)."""
+
+    def __init__(self, groups: dict[str, list[str]], shares: dict[str, float]):
+        empty = [lang for lang, share in shares.items() if share > 0 and not groups.get(lang)]
+        if empty or not any(share > 0 for share in shares.values()):
+            raise ValueError(f"no training files for {', '.join(empty) or 'any language'} (shares {shares})")
+        self.names = [lang for lang, share in shares.items() if share > 0]
+        self.shares = [shares[lang] for lang in self.names]
+        self.groups = groups
+
+    def draw(self, rng: random.Random) -> str:
+        files = self.groups[rng.choices(self.names, weights=self.shares)[0]]
+        return files[rng.randrange(len(files))]
+
+    def __len__(self) -> int:
+        return sum(len(self.groups[lang]) for lang in self.names)
+
+
 def cut_holes(text: str, rng: random.Random) -> tuple[list[str], list[str]]:
     """Pick a window and holes. Returns (texts, middles) with len(texts) == len(middles) + 1."""
     lines = text.splitlines(keepends=True)
@@ -184,11 +205,11 @@ class ExampleMaker:
         n = len(seq)
         return seq, seq[1:] + [-100], [1.0] * n, list(range(n)), [0] * n, [0] * n
 
-    def batch(self, texts: list[str], rng: random.Random, batch_size: int) -> Batch:
+    def batch(self, texts: "list[str] | Mixture", rng: random.Random, batch_size: int) -> Batch:
         u = rng.random()
         rows = []
         for i in range(batch_size):
-            text = texts[rng.randrange(len(texts))]
+            text = texts.draw(rng) if isinstance(texts, Mixture) else texts[rng.randrange(len(texts))]
             if self.cfg.causal_ar:
                 rows.append(self.ar_example(text, rng))
             else:  # stratified noise levels across the batch (lower-variance MDLM estimate)

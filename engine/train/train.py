@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 
 from engine.model import DiffusionCoder, ModelConfig, save_model
-from engine.train.data import ExampleMaker, load_texts
+from engine.train.data import ExampleMaker, Mixture, load_texts
 
 
 PRECISIONS = ("float32", "bf16-mixed")
@@ -72,6 +72,9 @@ class TrainConfig:
     # with grow_from: the learning rate of every weight but the new layers', as a share of `lr` (the
     # trained ones need less; a fresh optimizer at the full rate knocked a trained model back 0.2 nats)
     grown_lr_scale: float = 1.0
+    # share of the training draws per language (e.g. {"python": 0.6, "javascript": 0.25, ...}); each
+    # is also validated on its own. None: every training file equally likely, whatever its language
+    languages: dict[str, float] | None = None
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
@@ -284,7 +287,14 @@ def train(cfg: TrainConfig, out: Path, max_minutes: float | None = None, log=pri
         log(f"resumed from {out / 'ckpt'} at step {step} ({tokens} tokens)")
     (out / "train_config.json").write_text(json.dumps(cfg.__dict__, indent=1))
     corpus = Path(cfg.corpus)
-    train_texts = load_texts(corpus / "train.jsonl.gz")
+    if cfg.languages:
+        train_texts = Mixture({lang: load_texts(corpus / "train.jsonl.gz", language=lang) for lang in cfg.languages},
+                              cfg.languages)
+        valid_by_language = {lang: load_texts(corpus / "valid.jsonl.gz", language=lang) for lang in cfg.languages}
+        valid_by_language = {lang: texts for lang, texts in valid_by_language.items() if texts}
+    else:
+        train_texts = load_texts(corpus / "train.jsonl.gz")
+        valid_by_language = {}
     valid_texts = load_texts(corpus / "valid.jsonl.gz")
     maker = ExampleMaker(mcfg, tok, cfg.seq_len, cfg.prefix_tokens, cfg.suffix_tokens, cfg.aux_weight,
                           cfg.aux_fraction)
@@ -325,7 +335,11 @@ def train(cfg: TrainConfig, out: Path, max_minutes: float | None = None, log=pri
         if step % cfg.eval_every == 0 or step == cfg.max_steps:
             total, infill = validate(model, maker, valid_texts, cfg)
             record["valid_loss"], record["valid_infill_loss"] = round(total, 4), round(infill, 4)
-            log(f"step {step}: tokens {tokens} train {loss.item():.3f} valid {total:.3f} (infill {infill:.3f})")
+            said = ""
+            for lang, texts in valid_by_language.items():
+                record[f"valid_infill_loss_{lang}"] = round(validate(model, maker, texts, cfg)[1], 4)
+                said += f" {lang} {record[f'valid_infill_loss_{lang}']:.3f}"
+            log(f"step {step}: tokens {tokens} train {loss.item():.3f} valid {total:.3f} (infill {infill:.3f}{said})")
         logf.write(json.dumps(record) + "\n")
         logf.flush()
         if time.time() - last_ckpt > cfg.checkpoint_minutes * 60:

@@ -166,6 +166,104 @@ def test_sdists_join_the_corpus_with_licence_and_weight(tmp_path):
                      sdists=[("missing", "1", 1)], sdist_dir=sd)
 
 
+def _npm_pack(folder: Path, name: str, version: str, licence, files: dict[str, str]) -> Path:
+    """A tarball as `npm pack` writes it: everything under `package/`, package.json first."""
+    import io
+    import tarfile
+
+    folder.mkdir(parents=True, exist_ok=True)
+    members = {"package/package.json": json.dumps({"name": name, "version": version, "license": licence}),
+               **{f"package/{rel}": text for rel, text in files.items()}}
+    path = folder / corpus.npm_pack_name(name, version)
+    with tarfile.open(path, "w:gz") as t:
+        for n, text in members.items():
+            data = text.encode()
+            info = tarfile.TarInfo(n)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+    return path
+
+
+def test_npm_tarballs_join_the_corpus_under_their_own_limits(tmp_path, monkeypatch):
+    nd = tmp_path / "npm"
+    _npm_pack(nd, "@scope/good", "1.0.0", "MIT", {"src/index.ts": TS, "dist/index.js": JS, "dist/index.d.ts": "x\n",
+                                                 "dist/index.min.js": JS, "test/a.js": JS, "src/a.spec.ts": TS})
+    big = {f"lib/part{i}.js": "".join(f"function f{i}x{j}(a, b) {{\n  return a * {j} + b - {i * 7 + j};\n}}\n"
+                                      for j in range(60)) for i in range(6)}  # ~3 KB each, no near duplicates
+    _npm_pack(nd, "big", "2.0.0", "ISC", big)
+    _npm_pack(nd, "copyleft", "3.0.0", "GPL-3.0", {"index.js": MJS})
+    assert (nd / "scope-good-1.0.0.tgz").is_file()
+    listing = tmp_path / "npm.txt"
+    listing.write_text("# comment\n@scope/good@1.0.0 x2\nbig@2.0.0\ncopyleft@3.0.0\n")
+    entries = corpus.read_npm_list(listing)
+    assert entries == [("@scope/good", "1.0.0", 2), ("big", "2.0.0", 1), ("copyleft", "3.0.0", 1)]
+    for bad_line in ("lodash", "@scope/x", "a@1 x0"):
+        (tmp_path / "bad.txt").write_text(bad_line + "\n")
+        with pytest.raises(ValueError, match="name@version"):
+            corpus.read_npm_list(tmp_path / "bad.txt")
+    files = corpus.iter_npm_pack(nd / "scope-good-1.0.0.tgz", "@scope/good", "1.0.0")
+    assert sorted((f.path, f.language, f.licence) for f in files) == [
+        ("scope-good-1.0.0.tgz!dist/index.js", "javascript", "MIT"),
+        ("scope-good-1.0.0.tgz!src/index.ts", "typescript", "MIT")]
+    assert corpus.iter_npm_pack(nd / "copyleft-3.0.0.tgz", "copyleft", "3.0.0") == []
+    if HUMANEVAL is None:
+        return
+    py = [corpus.SourceFile(f"pkg{i}", "1", "MIT", f"pkg{i}.py", "python", ZPY.replace("scale", f"s{i}x"))
+          for i in range(4)]
+    monkeypatch.setattr(corpus, "iter_stdlib", lambda: list(py))
+    monkeypatch.setattr(corpus, "iter_site_packages", lambda exclude: [])
+    said = []
+    corpus.build(tmp_path / "plain", max_mb=0.002, holdout=[], humaneval=HUMANEVAL, log=said.append)
+    stats = corpus.build(tmp_path / "out", max_mb=0.002, holdout=["npm/@scope/good"], humaneval=HUMANEVAL,
+                         log=said.append, npm=entries, npm_dir=nd, npm_mb=1, npm_package_mb=0.004)
+
+    def manifest(folder):
+        return [json.loads(line) for line in open(tmp_path / folder / "manifest.jsonl")]
+
+    rows = manifest("out")
+    # the npm files leave the rest as it was: max_mb counts the other files only
+    assert [r for r in rows if r["language"] == "python"] == manifest("plain")
+    npm_rows = [r for r in rows if r["package"].startswith("npm/")]
+    assert {(r["package"], r["licence"], r["split"]) for r in npm_rows} == {
+        ("npm/@scope/good", "MIT", "valid"), ("npm/big", "ISC", "train")}
+    # one package gives at most npm_package_mb (the file that crosses the limit is the last)
+    big_files = [r for r in npm_rows if r["package"] == "npm/big"]
+    assert 1 < len(big_files) < len(big)
+    assert any("copyleft-3.0.0.tgz" in line for line in said)
+    assert stats["kept_by_language"]["typescript"] == 1
+    with pytest.raises(SystemExit, match="no tarball of gone@1.0.0"):
+        corpus.build(tmp_path / "out2", max_mb=0.002, holdout=[], humaneval=HUMANEVAL, log=said.append,
+                     npm=[("gone", "1.0.0", 1)], npm_dir=nd)
+
+
+def test_near_duplicate_decisions_do_not_change_between_processes():
+    import os
+    import subprocess
+    import sys
+
+    code = ("from engine.train.corpus import shingles; "
+            "print(sorted(shingles(open('engine/train/corpus.py').read(), 5))[:20])")
+    outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           cwd=Path(corpus.__file__).parents[2],
+                           env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2")}
+    assert len(outs) == 1 and outs.pop().startswith("[")
+
+
+def test_language_mixture_draws_in_its_shares():
+    import random
+
+    from engine.train.data import Mixture
+
+    mix = Mixture({"python": ["p1", "p2", "p3", "p4"], "javascript": ["j1"], "typescript": []},
+                  {"python": 0.5, "javascript": 0.5, "typescript": 0.0})
+    rng = random.Random(0)
+    draws = [mix.draw(rng) for _ in range(4000)]
+    assert 0.45 < draws.count("j1") / len(draws) < 0.55  # one file in four per-file would be 0.2
+    assert set(draws) == {"p1", "p2", "p3", "p4", "j1"} and len(mix) == 5
+    with pytest.raises(ValueError, match="no training files for typescript"):
+        Mixture({"python": ["p"], "typescript": []}, {"python": 0.5, "typescript": 0.5})
+
+
 def _tiny_corpus(root: Path) -> Path:
     src = Path(corpus.__file__).parents[1]  # engine/: this project's own code as a tiny corpus
     texts = [p.read_text() for p in sorted(src.rglob("*.py")) if p.stat().st_size > 500]
@@ -205,6 +303,29 @@ def test_short_training_run_learns_and_resumes(tmp_path, causal_ar, precision):
     log2 = [json.loads(line) for line in open(out / "log.jsonl")]
     assert result["step"] == 35 and [r["step"] for r in log2] == list(range(1, 36))
     assert log2[-5]["tokens"] > log[-1]["tokens"]
+
+
+def test_training_in_language_shares_validates_each_language(tmp_path):
+    from engine.train.train import TrainConfig, train
+
+    cdir = _tiny_corpus(tmp_path / "corpus")
+    for name, texts in (("train", [JS, MJS]), ("valid", [TS])):
+        with gzip.open(cdir / f"{name}.jsonl.gz", "at") as fh:
+            for t in texts:
+                fh.write(json.dumps({"language": "javascript" if name == "train" else "typescript", "text": t}) + "\n")
+    weights = Path(corpus.__file__).parents[1] / "weights" / "tokenizer.json"
+    cfg = TrainConfig(model={"d_model": 32, "n_layers": 1, "n_heads": 2, "ffn_hidden": 64}, corpus=str(cdir),
+                      tokenizer=str(weights), batch_size=2, seq_len=192, prefix_tokens=96, suffix_tokens=48,
+                      max_steps=4, eval_every=2, eval_batches=1, threads=1,
+                      languages={"python": 0.5, "javascript": 0.5})
+    train(cfg, tmp_path / "run", log=lambda *_: None)
+    evals = [r for r in map(json.loads, open(tmp_path / "run" / "log.jsonl")) if "valid_loss" in r]
+    # a language with held-out files gets its own loss; typescript is held out but not trained
+    assert len(evals) == 2 and all("valid_infill_loss_python" in r for r in evals)
+    assert not any("valid_infill_loss_javascript" in r or "valid_infill_loss_typescript" in r for r in evals)
+    cfg.languages = {"python": 0.5, "typescript": 0.5}  # no training files of it
+    with pytest.raises(ValueError, match="no training files for typescript"):
+        train(cfg, tmp_path / "run2", log=lambda *_: None)
 
 
 def test_bf16_mixed_step_matches_float32_and_unknown_precisions_are_refused(tmp_path):
