@@ -1,14 +1,16 @@
 """Per-language line infilling on held-out packages: the metric HumanEval (Python only) cannot give.
 
     python -m benchmarks.heldout_lines [--corpus runs/corpus3] [--model DIR] [--per-language 200]
-        [--languages python javascript typescript] [--samples S.jsonl]
+        [--languages python javascript typescript] [--typed word] [--samples S.jsonl]
 
 From the corpus's validation split (whole packages never trained on: corpus.py's `--holdout`), it
 takes files that tree-sitter parses without an error and, deterministically, lines of code in them
 (not blank, not only a comment or a bracket); each line becomes a whole-line hole, as in HumanEval
 single-line: the text before the line (up to `--prefix-chars`) and after it (up to `--suffix-chars`)
 is the context, the length is unknown, decoding is greedy with one candidate, through `Engine.infill`
-(the server's path, the syntax guard included). Per language it prints:
+(the server's path, the syntax guard included). `--typed word` puts the cursor after the line's
+indentation and first word, as while typing (HumanEval's `--typed word`); the fill is the rest of
+the line, and lines with nothing typed or nothing left are skipped. Per language it prints:
 
 * exact: the fill equals the line (surrounding whitespace aside)
 * edit similarity: difflib's ratio between fill and line, mean (the CrossCodeEval/RepoBench "ES")
@@ -54,6 +56,18 @@ def holes(texts: list[str], language: str, n: int, seed: int = 0, per_file: int 
     return out
 
 
+def typed(cases: list[tuple[str, int, int]], upto: str) -> list[tuple[str, int, int]]:
+    """The same lines with the cursor after what `upto` says is typed (`dg_lsp.evaluation.data.TYPED`)."""
+    from dg_lsp.evaluation.data import TYPED
+
+    out = []
+    for text, s, e in cases:
+        m = TYPED[upto].match(text, s, e)
+        if m and m.end() > s and text[m.end():e].strip():
+            out.append((text, m.end(), e))
+    return out
+
+
 def run(engine, language: str, cases, prefix_chars: int, suffix_chars: int) -> list[dict]:
     from dg_lsp import languages
     from engine.api import CancelToken, Hole, InfillRequest
@@ -61,6 +75,7 @@ def run(engine, language: str, cases, prefix_chars: int, suffix_chars: int) -> l
     rows = []
     for text, s, e in cases:
         p = text.find("\n", s - prefix_chars) + 1 if s > prefix_chars else 0  # the window starts on a line
+        p = p if 0 < p <= s else max(0, s - prefix_chars)  # (unless one line is longer than the window)
         request = InfillRequest(segments=[text[p:s], Hole(max_tokens=48, single_line=True), text[e:e + suffix_chars]],
                                 language=language, temperature=0.0)
         t0 = time.perf_counter()
@@ -91,6 +106,8 @@ def main() -> None:
     ap.add_argument("--suffix-chars", type=int, default=600)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--typed", choices=["indent", "word"], default=None,
+                    help="the line's indentation or first word already typed")
     ap.add_argument("--samples", type=Path, default=None, help="write every fill here (JSON lines)")
     ap.add_argument("--no-loss", action="store_true", help="skip the held-out infill loss")
     args = ap.parse_args()
@@ -107,12 +124,15 @@ def main() -> None:
 
         run_dir = Path(tempfile.mkdtemp())
         (run_dir / "train_config.json").write_text(json.dumps({**TrainConfig().__dict__, "corpus": str(args.corpus)}))
-    print(f"held-out lines of {args.corpus} ({args.model}), whole-line holes, greedy, one candidate\n")
+    print(f"held-out lines of {args.corpus} ({args.model}), "
+          f"{f'typed up to {args.typed}' if args.typed else 'whole-line holes'}, greedy, one candidate\n")
     print("| language | lines | exact | edit similarity | parses | held-out infill loss | p50 ms |")
     print("|---|---|---|---|---|---|---|")
     out = open(args.samples, "w") if args.samples else None
     for lang in args.languages:
         cases = holes(load_texts(valid, language=lang), lang, args.per_language, args.seed)
+        if args.typed:
+            cases = typed(cases, args.typed)
         if not cases:
             print(f"| {lang} | 0 | – | – | – | – | – |")
             continue

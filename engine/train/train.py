@@ -17,6 +17,11 @@ Warm starts: `--init FOLDER` starts from a model folder's weights (a fresh optim
 `grow_from`, the old layer each new one starts as; repeats begin with zero residual branches, so
 the grown model computes what the old one did, and `grown_lr_scale` slows the trained weights.
 
+Languages: `languages` in the config (`{"python": 0.7, "javascript": 0.2, "typescript": 0.1}`) draws
+each example's language in those shares, then a file of it, and logs a held-out infill loss per
+language (`valid_infill_loss_<language>`); a run resumed under another config keeps its checkpoint
+and takes the new shares and schedule from the step it is at.
+
 Devices and number formats: `--device cpu|cuda`, `--precision float32|bf16-mixed` (bfloat16
 autocast around the step; weights, optimizer and validation stay float32), `"compile": true` in
 the config for torch.compile of the loss.
