@@ -220,9 +220,13 @@ def test_embedded_dismiss_clears_ghost_text(nv_embedded: Editor, tmp_path):
     assert nv.lua("return require('dg_lsp').accept()") is False
 
 
+# a hole where the embedded model's sampled alternatives differ (after `import ` they can all be `os`)
+RETURN_SRC = "def area(w, h):\n    return \n"
+
+
 def test_embedded_next_cycles_the_alternatives(nv_embedded: Editor, tmp_path):
     nv = nv_embedded
-    before = nv.open(tmp_path / "n.py", IMPORT_SRC, 0)["lines"]
+    before = nv.open(tmp_path / "n.py", RETURN_SRC, 1)["lines"]
     st = nv.trigger(min_count=2)
     first, count = st["current"]["text"], st["current"]["count"]
     nv.lua("require('dg_lsp').next()")
@@ -233,7 +237,7 @@ def test_embedded_next_cycles_the_alternatives(nv_embedded: Editor, tmp_path):
     assert nv.state()["current"]["text"] == second  # a full cycle comes back
     assert nv.lua("return require('dg_lsp').accept()") is True
     lines = nv.state()["lines"]
-    assert lines == _applied(before, 0, len("import "), second)
+    assert lines == _applied(before, 1, len("    return "), second)
     ast.parse("\n".join(lines))  # alternatives that break the file are dropped when one does not
 
 
