@@ -47,8 +47,8 @@ def holes(texts: list[str], language: str, n: int, seed: int = 0, per_file: int 
         if tree is None or languages.count_errors(tree):
             continue
         starts = [0] + [m.end() for m in re.finditer("\n", text)]
-        lines = [(s, text.find("\n", s) if text.find("\n", s) >= 0 else len(text)) for s in starts]
-        code = [(s, e) for s, e in lines if len(text[s:e].strip()) >= 4 and not _TRIVIAL.match(text[s:e])]
+        ends = [s - 1 for s in starts[1:]] + [len(text)]  # each line's end, before its newline
+        code = [(s, e) for s, e in zip(starts, ends) if len(text[s:e].strip()) >= 4 and not _TRIVIAL.match(text[s:e])]
         for s, e in rng.sample(code, min(per_file, len(code))):
             out.append((text, s, e))
         if len(out) >= n:
@@ -116,14 +116,12 @@ def main() -> None:
     if not valid.exists():
         raise SystemExit(f"{valid} not found: build the corpus first (README, 'Training')")
     engine = load_engine(str(args.model))
-    run_dir = None
-    if not args.no_loss:  # infill_losses reads the layout from a run's train_config.json
-        import tempfile
-
+    losses: dict[str, float] = {}
+    if not args.no_loss:  # the training layout's defaults, this corpus's held-out files, 8 batches
         from engine.train.train import TrainConfig
 
-        run_dir = Path(tempfile.mkdtemp())
-        (run_dir / "train_config.json").write_text(json.dumps({**TrainConfig().__dict__, "corpus": str(args.corpus)}))
+        cfg = TrainConfig(corpus=str(args.corpus), eval_batches=8)
+        losses = dict(zip(args.languages, infill_losses(args.model, cfg, args.languages)))
     print(f"held-out lines of {args.corpus} ({args.model}), "
           f"{f'typed up to {args.typed}' if args.typed else 'whole-line holes'}, greedy, one candidate\n")
     print("| language | lines | exact | edit similarity | parses | held-out infill loss | p50 ms |")
@@ -139,7 +137,7 @@ def main() -> None:
         rows = run(engine, lang, cases, args.prefix_chars, args.suffix_chars)
         for r in rows if out else ():
             out.write(json.dumps(r) + "\n")
-        loss = f"{infill_losses(args.model, run_dir, [lang])[0]:.3f}" if run_dir else "–"
+        loss = f"{losses[lang]:.3f}" if losses else "–"
         n = len(rows)
         print(f"| {lang} | {n} | {sum(r['exact'] for r in rows) / n:.3f} | {statistics.mean(r['es'] for r in rows):.3f} "
               f"| {sum(r['parses'] for r in rows) / n:.3f} | {loss} | {statistics.median(r['ms'] for r in rows):.0f} |",

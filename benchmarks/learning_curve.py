@@ -42,16 +42,16 @@ def valid_languages(run: Path) -> list[str]:
         return sorted({json.loads(line).get("language", "python") for line in fh})
 
 
-def infill_losses(folder: Path, run: Path, languages: list[str | None], batches: int = 8) -> list[float]:
-    """Held-out infill loss of the weights in `folder`, on the run's validation split and layout, per
-    entry of `languages` (a language's held-out files only; None: all of them). The model loads once."""
+def infill_losses(folder: Path, cfg, languages: list[str | None]) -> list[float]:
+    """Held-out infill loss of the weights in `folder`, on the validation split and layout of `cfg`
+    (a `TrainConfig`: its corpus, lengths and `eval_batches`), per entry of `languages` (a
+    language's held-out files only; None: all of them). The model loads once."""
     from tokenizers import Tokenizer
 
     from engine.model import load_model
     from engine.train.data import ExampleMaker, load_texts
-    from engine.train.train import TrainConfig, validate
+    from engine.train.train import validate
 
-    cfg = TrainConfig.load(run / "train_config.json", eval_batches=batches)
     model = load_model(folder)
     maker = ExampleMaker(model.cfg, Tokenizer.from_file(str(folder / "tokenizer.json")), cfg.seq_len,
                          cfg.prefix_tokens, cfg.suffix_tokens, cfg.aux_weight)
@@ -65,6 +65,7 @@ def main() -> None:
     from dg_lsp.evaluation.data import find_data_dir, load_problems, typed_problems
     from dg_lsp.evaluation.harness import engine_filler, evaluate, summarise
     from engine.api import load_engine
+    from engine.train.train import TrainConfig
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("runs", type=Path, nargs="+")
@@ -98,7 +99,8 @@ def main() -> None:
         fill = engine_filler(engine, single_line=args.subset == "single-line",
                              max_tokens=48 if args.subset == "single-line" else 128)
         s = summarise(evaluate(problems, fill), 1)
-        losses = infill_losses(folder, run, languages if per_language else [None])
+        losses = infill_losses(folder, TrainConfig.load(run / "train_config.json", eval_batches=8),
+                               languages if per_language else [None])
         print(f"| {tokens / 1e6:.2f}M | {run.name}/{folder.name} | {' | '.join(f'{x:.3f}' for x in losses)} | {s['pass@1']:.3f} "
               f"| {s['line_passes']} | {s['exact']:.3f} | {s['parse']:.3f} | {s['fill_tokens_per_step_median']:.2f} |", flush=True)
 

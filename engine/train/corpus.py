@@ -147,18 +147,18 @@ def iter_site_packages(exclude: set[str]) -> list[SourceFile]:
 def read_sdist_list(path: Path) -> list[tuple[str, str, int]]:
     """`name==version [xN]` per line (`#` comments): the PyPI source distributions of the corpus,
     each with a sampling weight N (default 1; see `build`)."""
-    return _read_list(path, lambda spec: spec.partition("==")[0], lambda spec: spec.partition("==")[2],
-                      "name==version")
+    return _read_list(path, lambda spec: spec.partition("==")[::2], "name==version")
 
 
-def _read_list(path: Path, name_of, version_of, form: str) -> list[tuple[str, str, int]]:
+def _read_list(path: Path, split, form: str) -> list[tuple[str, str, int]]:
+    """The entries of a pinned list; `split(spec)` -> (name, version), either empty when malformed."""
     out = []
     for raw in Path(path).read_text().splitlines():
         line = raw.split("#", 1)[0].strip()
         if not line:
             continue
         spec, *rest = line.split()
-        name, version = name_of(spec), version_of(spec)
+        name, version = split(spec)
         digits = rest[0].removeprefix("x") if rest else "1"
         weight = int(digits) if digits.isdigit() else 0
         if not name or not version or weight < 1 or len(rest) > 1:
@@ -282,8 +282,13 @@ def iter_node_modules(root: Path) -> list[SourceFile]:
 def read_npm_list(path: Path) -> list[tuple[str, str, int]]:
     """`name@version [xN]` per line (`#` comments; scoped names `@scope/name@version`): the npm
     packages of the corpus, each with a sampling weight N as in `read_sdist_list`."""
-    return _read_list(path, lambda spec: spec[:spec.rfind("@")] if spec.rfind("@") > 0 else "",
-                      lambda spec: spec[spec.rfind("@") + 1:] if spec.rfind("@") > 0 else "", "name@version")
+    return _read_list(path, _npm_spec, "name@version")
+
+
+def _npm_spec(spec: str) -> tuple[str, str]:
+    """`name@version` -> (name, version); the last `@` splits, so `@scope/name@1.0` keeps its scope."""
+    at = spec.rfind("@")
+    return (spec[:at], spec[at + 1:]) if at > 0 else ("", "")
 
 
 def npm_pack_name(name: str, version: str) -> str:

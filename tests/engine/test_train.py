@@ -100,8 +100,6 @@ PY = "def clamp(x, lo, hi):\n    \"\"\"Clamp x.\n\n    >>> clamp(5, 0, 3)\n    3
 
 def _sdist(folder: Path, name: str, version: str, pkg_info: str, files: dict[str, str], zip_: bool = False) -> Path:
     """A source distribution as PyPI serves it: one top folder with PKG-INFO and the sources."""
-    import io
-    import tarfile
     import zipfile
 
     top = f"{name}-{version}"
@@ -114,7 +112,14 @@ def _sdist(folder: Path, name: str, version: str, pkg_info: str, files: dict[str
             for n, text in members.items():
                 z.writestr(n, text)
         return path
-    path = folder / f"{top}.tar.gz"
+    return _write_tar(folder / f"{top}.tar.gz", members)
+
+
+def _write_tar(path: Path, members: dict[str, str]) -> Path:
+    """A gzipped tarball holding `members` (name -> text)."""
+    import io
+    import tarfile
+
     with tarfile.open(path, "w:gz") as t:
         for n, text in members.items():
             data = text.encode()
@@ -168,20 +173,10 @@ def test_sdists_join_the_corpus_with_licence_and_weight(tmp_path):
 
 def _npm_pack(folder: Path, name: str, version: str, licence, files: dict[str, str]) -> Path:
     """A tarball as `npm pack` writes it: everything under `package/`, package.json first."""
-    import io
-    import tarfile
-
     folder.mkdir(parents=True, exist_ok=True)
     members = {"package/package.json": json.dumps({"name": name, "version": version, "license": licence}),
                **{f"package/{rel}": text for rel, text in files.items()}}
-    path = folder / corpus.npm_pack_name(name, version)
-    with tarfile.open(path, "w:gz") as t:
-        for n, text in members.items():
-            data = text.encode()
-            info = tarfile.TarInfo(n)
-            info.size = len(data)
-            t.addfile(info, io.BytesIO(data))
-    return path
+    return _write_tar(folder / corpus.npm_pack_name(name, version), members)
 
 
 def test_npm_tarballs_join_the_corpus_under_their_own_limits(tmp_path, monkeypatch):
