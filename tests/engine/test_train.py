@@ -519,3 +519,41 @@ def test_growing_a_model_keeps_its_function_and_trains_on(tmp_path):
     for k in ("blocks.0.qkv.weight", "blocks.1.down.weight", "embed.weight"):
         assert torch.equal(after[k], state[k]), k
     assert after["blocks.2.down.weight"].abs().max() > 0
+
+
+def test_averaged_folder_is_the_weighted_mean_and_mismatches_are_refused(tmp_path):
+    """engine.train.average: the written folder loads and holds the weighted mean of its inputs'
+    weights (to fp16 rounding), keeps the largest tokens_seen, names its inputs; another
+    architecture, another tokenizer or one folder alone is refused with a clear error."""
+    from safetensors.torch import load_file
+
+    from engine.model import DiffusionCoder, ModelConfig, load_model, save_model
+    from engine.train.average import average, main
+
+    shipped = Path(corpus.__file__).parents[1] / "weights" / "tokenizer.json"
+    small = {"d_model": 32, "n_layers": 1, "n_heads": 2, "ffn_hidden": 64}
+    folders = []
+    for i, seen in enumerate((1000, 3000)):
+        torch.manual_seed(i)
+        save_model(DiffusionCoder(ModelConfig.from_dict(small)), tmp_path / f"m{i}", tokenizer=shipped, tokens_seen=seen)
+        folders.append(tmp_path / f"m{i}")
+    meta = average(folders, tmp_path / "avg", weights=[3, 1])
+    assert meta["tokens_seen"] == 3000 and [a["weight"] for a in meta["averaged_from"]] == [0.75, 0.25]
+    a, b, m = (load_file(str(f / "model.safetensors")) for f in (*folders, tmp_path / "avg"))
+    for k in a:
+        want = 0.75 * a[k].float() + 0.25 * b[k].float()
+        assert torch.allclose(m[k].float(), want, atol=2e-3, rtol=2e-3), k
+        if a[k].float().std() > 0:
+            assert not torch.equal(m[k], a[k]) and not torch.equal(m[k], b[k]), k
+    load_model(tmp_path / "avg")  # a loadable folder, config extras and all
+    save_model(DiffusionCoder(ModelConfig.from_dict({**small, "ffn_hidden": 96})), tmp_path / "other", tokenizer=shipped)
+    with pytest.raises(ValueError, match="not the same architecture"):
+        average([folders[0], tmp_path / "other"], tmp_path / "bad")
+    (tmp_path / "tok.json").write_text((shipped.read_text())[:-2] + " }")
+    save_model(DiffusionCoder(ModelConfig.from_dict(small)), tmp_path / "tok", tokenizer=tmp_path / "tok.json")
+    with pytest.raises(ValueError, match="tokenizer differs"):
+        average([folders[0], tmp_path / "tok"], tmp_path / "bad")
+    with pytest.raises(SystemExit, match="at least two"):
+        main([str(folders[0]), "--out", str(tmp_path / "bad")])
+    with pytest.raises(SystemExit, match="2 folders"):
+        main([*map(str, folders), "--out", str(tmp_path / "bad"), "--weights", "1"])

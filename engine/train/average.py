@@ -1,0 +1,86 @@
+"""Average model folders' weights into one model folder (checkpoint averaging).
+
+    python -m engine.train.average --out runs/avg engine/weights runs/js2/snapshot-0089600k
+    python -m engine.train.average --out runs/avg --weights 0.5 0.5 A B
+
+Weights along one training run lie in one basin; their mean often has a lower loss than any of them
+(stochastic weight averaging, Izmailov et al. 2018; latest-weight averaging, Kaddour 2022; model
+soups, Wortsman et al. 2022). Every folder must hold the same architecture (config.json equal but
+for `tokens_seen`) and the same tokenizer. The mean is taken in float32 and written as a loadable
+fp16 folder (`engine.model.save_model`); `tokens_seen` is the largest of the inputs' (the mean has
+seen no more data than its latest input), and `averaged_from` in config.json names the inputs and
+their weights.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+
+from engine.model import DiffusionCoder, ModelConfig, save_model
+
+
+def _architecture(folder: Path) -> dict:
+    try:
+        meta = json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{folder}: no readable config.json ({exc})") from None
+    return {k: v for k, v in meta.items() if k not in ("tokens_seen", "averaged_from")}
+
+
+def average(folders: list[Path], out: Path, weights: list[float] | None = None) -> dict:
+    """Write the weighted mean of `folders`' models to `out`; returns the config written."""
+    from safetensors.torch import load_file
+
+    folders = [Path(f) for f in folders]
+    if len(folders) < 2:
+        raise ValueError("averaging needs at least two model folders")
+    weights = [1.0] * len(folders) if weights is None else [float(w) for w in weights]
+    if len(weights) != len(folders):
+        raise ValueError(f"{len(weights)} weights for {len(folders)} folders")
+    if any(w < 0 for w in weights) or sum(weights) <= 0:
+        raise ValueError("weights must be non-negative and not all zero")
+    total = sum(weights)
+    weights = [w / total for w in weights]
+    arch = _architecture(folders[0])
+    tokenizer = (folders[0] / "tokenizer.json").read_bytes()
+    mean: dict[str, torch.Tensor] = {}
+    for folder, w in zip(folders, weights):
+        if _architecture(folder) != arch:
+            raise ValueError(f"{folder}: its config.json differs from {folders[0]}'s: not the same architecture")
+        if (folder / "tokenizer.json").read_bytes() != tokenizer:
+            raise ValueError(f"{folder}: its tokenizer differs from {folders[0]}'s")
+        state = load_file(str(folder / "model.safetensors"))
+        if mean and state.keys() != mean.keys():
+            raise ValueError(f"{folder}: its tensors differ from {folders[0]}'s")
+        for k, v in state.items():
+            mean[k] = mean.get(k, 0) + w * v.float()
+    cfg = ModelConfig.load(folders[0] / "config.json")
+    model = DiffusionCoder(cfg)
+    model.load_state_dict(mean)
+    seen = [json.loads((f / "config.json").read_text()).get("tokens_seen") for f in folders]
+    save_model(model, out, tokenizer=folders[0] / "tokenizer.json",
+               tokens_seen=max(s for s in seen if s is not None) if any(s is not None for s in seen) else None)
+    meta = json.loads((Path(out) / "config.json").read_text())
+    meta["averaged_from"] = [{"folder": str(f), "weight": round(w, 6)} for f, w in zip(folders, weights)]
+    (Path(out) / "config.json").write_text(json.dumps(meta, indent=1))
+    return meta
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("folders", nargs="+", type=Path, help="model folders (config.json, model.safetensors, tokenizer.json)")
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--weights", nargs="+", type=float, default=None, help="one per folder (default: equal)")
+    args = ap.parse_args(argv)
+    try:
+        meta = average(args.folders, args.out, args.weights)
+    except (ValueError, OSError) as exc:
+        raise SystemExit(f"average: {exc}")
+    print(f"wrote {args.out}: mean of {len(args.folders)} folders, tokens_seen {meta.get('tokens_seen')}")
+
+
+if __name__ == "__main__":
+    main()
