@@ -1,7 +1,7 @@
 """Average model folders' weights into one model folder (checkpoint averaging).
 
     python -m engine.train.average --out runs/avg engine/weights runs/js2/snapshot-0089600k
-    python -m engine.train.average --out runs/avg --weights 0.5 0.5 A B
+    python -m engine.train.average --out runs/avg --weights 0.7,0.3 A B
 
 Weights along one training run lie in one basin; their mean often has a lower loss than any of them
 (stochastic weight averaging, Izmailov et al. 2018; latest-weight averaging, Kaddour 2022; model
@@ -73,10 +73,14 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("folders", nargs="+", type=Path, help="model folders (config.json, model.safetensors, tokenizer.json)")
     ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--weights", nargs="+", type=float, default=None, help="one per folder (default: equal)")
+    ap.add_argument("--weights", default=None, help="comma-separated, one per folder, e.g. 0.7,0.3 (default: equal)")
     args = ap.parse_args(argv)
     try:
-        meta = average(args.folders, args.out, args.weights)
+        weights = None if args.weights is None else [float(w) for w in args.weights.split(",")]
+    except ValueError:
+        raise SystemExit(f"average: --weights takes comma-separated numbers, one per folder (got {args.weights!r})")
+    try:
+        meta = average(args.folders, args.out, weights)
     except (ValueError, OSError) as exc:
         raise SystemExit(f"average: {exc}")
     print(f"wrote {args.out}: mean of {len(args.folders)} folders, tokens_seen {meta.get('tokens_seen')}")

@@ -556,4 +556,8 @@ def test_averaged_folder_is_the_weighted_mean_and_mismatches_are_refused(tmp_pat
     with pytest.raises(SystemExit, match="at least two"):
         main([str(folders[0]), "--out", str(tmp_path / "bad")])
     with pytest.raises(SystemExit, match="2 folders"):
-        main([*map(str, folders), "--out", str(tmp_path / "bad"), "--weights", "1"])
+        main(["--weights", "1", *map(str, folders), "--out", str(tmp_path / "bad")])
+    with pytest.raises(SystemExit, match="comma-separated"):
+        main(["--weights", "1 2", *map(str, folders), "--out", str(tmp_path / "bad")])
+    main(["--out", str(tmp_path / "avg2"), "--weights", "3,1", *map(str, folders)])
+    assert torch.equal(load_file(str(tmp_path / "avg2" / "model.safetensors"))[k], m[k])
