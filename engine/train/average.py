@@ -22,11 +22,14 @@ import torch
 from engine.model import DiffusionCoder, ModelConfig, save_model
 
 
-def _architecture(folder: Path) -> dict:
+def _config(folder: Path) -> dict:
     try:
-        meta = json.loads((folder / "config.json").read_text())
+        return json.loads((folder / "config.json").read_text())
     except (OSError, ValueError) as exc:
         raise ValueError(f"{folder}: no readable config.json ({exc})") from None
+
+
+def _architecture(meta: dict) -> dict:
     return {k: v for k, v in meta.items() if k not in ("tokens_seen", "averaged_from")}
 
 
@@ -44,25 +47,24 @@ def average(folders: list[Path], out: Path, weights: list[float] | None = None) 
         raise ValueError("weights must be non-negative and not all zero")
     total = sum(weights)
     weights = [w / total for w in weights]
-    arch = _architecture(folders[0])
+    metas = [_config(f) for f in folders]
     tokenizer = (folders[0] / "tokenizer.json").read_bytes()
-    mean: dict[str, torch.Tensor] = {}
-    for folder, w in zip(folders, weights):
-        if _architecture(folder) != arch:
+    for folder, meta in zip(folders[1:], metas[1:]):  # every check before any weights are read
+        if _architecture(meta) != _architecture(metas[0]):
             raise ValueError(f"{folder}: its config.json differs from {folders[0]}'s: not the same architecture")
         if (folder / "tokenizer.json").read_bytes() != tokenizer:
             raise ValueError(f"{folder}: its tokenizer differs from {folders[0]}'s")
+    mean: dict[str, torch.Tensor] = {}
+    for folder, w in zip(folders, weights):
         state = load_file(str(folder / "model.safetensors"))
         if mean and state.keys() != mean.keys():
             raise ValueError(f"{folder}: its tensors differ from {folders[0]}'s")
         for k, v in state.items():
             mean[k] = mean.get(k, 0) + w * v.float()
-    cfg = ModelConfig.load(folders[0] / "config.json")
-    model = DiffusionCoder(cfg)
+    model = DiffusionCoder(ModelConfig.from_dict(metas[0]))
     model.load_state_dict(mean)
-    seen = [json.loads((f / "config.json").read_text()).get("tokens_seen") for f in folders]
-    save_model(model, out, tokenizer=folders[0] / "tokenizer.json",
-               tokens_seen=max(s for s in seen if s is not None) if any(s is not None for s in seen) else None)
+    seen = [m["tokens_seen"] for m in metas if m.get("tokens_seen") is not None]
+    save_model(model, out, tokenizer=folders[0] / "tokenizer.json", tokens_seen=max(seen, default=None))
     meta = json.loads((Path(out) / "config.json").read_text())
     meta["averaged_from"] = [{"folder": str(f), "weight": round(w, 6)} for f, w in zip(folders, weights)]
     (Path(out) / "config.json").write_text(json.dumps(meta, indent=1))
