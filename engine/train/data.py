@@ -33,8 +33,26 @@ class Batch:
     weights: torch.Tensor  # [B, L] loss weight (1/t on masked canvas, aux weight on streams)
     pos: torch.Tensor  # [B, L]
     kind: torch.Tensor  # [B, L] 0 stream, 1 canvas
-    mask: torch.Tensor  # [B, 1, L, L] bool attention mask
+    mask: torch.Tensor | None  # [B, 1, L, L] bool attention mask; None: `block_mask(sid)` where it is used
     n_tokens: int  # non-pad tokens
+    sid: torch.Tensor | None = None  # [B, L] -2 pad, -1 canvas, >= 0 stream index
+
+    def attention_mask(self, device: str | torch.device) -> torch.Tensor:
+        """The [B, 1, L, L] mask on `device`; built there from `sid` when the batch came without one
+        (a worker's batch: the mask is L times the size of everything else, not worth a copy)."""
+        return self.mask.to(device) if self.mask is not None else block_mask(self.sid.to(device))
+
+    def pin_memory(self) -> "Batch":
+        """Page-locked copies (DataLoader's `pin_memory`), so the copy to a GPU can overlap the step."""
+        pin = {k: v.pin_memory() if isinstance(v, torch.Tensor) else v for k, v in self.__dict__.items()}
+        return Batch(**pin)
+
+
+def step_rng(seed: int, step: int) -> random.Random:
+    """The generator of training batch `step` when batches are made by loader workers: a function
+    of (seed, step) alone, so any worker makes any batch and a resumed run makes the batch where it
+    stopped, whatever the number of workers."""
+    return random.Random(f"{seed}:{step}")
 
 
 def load_texts(path: Path, min_chars: int = 200, language: str | None = None) -> list[str]:
@@ -111,8 +129,11 @@ def cut_holes(text: str, rng: random.Random) -> tuple[list[str], list[str]]:
 
 class ExampleMaker:
     def __init__(self, cfg: ModelConfig, tokenizer, seq_len: int, prefix_tokens: int, suffix_tokens: int,
-                 aux_weight: float = 0.5, aux_fraction: float = 1.0):
+                 aux_weight: float = 0.5, aux_fraction: float = 1.0, fixed_len: bool = False, with_mask: bool = True):
         self.cfg, self.tok, self.seq_len = cfg, tokenizer, seq_len
+        # fixed_len: every batch is seq_len wide (one shape for torch.compile); with_mask False: batches
+        # carry `sid` and no mask (the trainer builds it on the device)
+        self.fixed_len, self.with_mask = fixed_len, with_mask
         self.prefix_tokens, self.suffix_tokens, self.aux_weight = prefix_tokens, suffix_tokens, aux_weight
         # next-token targets on this fraction of stream positions: the output projection over the
         # vocabulary is paid only where there is a target, and on every stream token it costs
@@ -214,12 +235,23 @@ class ExampleMaker:
                 rows.append(self.ar_example(text, rng))
             else:  # stratified noise levels across the batch (lower-variance MDLM estimate)
                 rows.append(self.diffusion_example(text, rng, max(0.02, (u + i / batch_size) % 1.0)))
-        return collate(rows, self.seq_len, self.cfg.pad_id)
+        return collate(rows, self.seq_len, self.cfg.pad_id, fixed_len=self.fixed_len, with_mask=self.with_mask)
 
 
-def collate(rows, seq_len: int, pad_id: int) -> Batch:
+class StepBatches(torch.utils.data.Dataset):
+    """Training batch k as `maker.batch(texts, step_rng(seed, k), batch_size)`: DataLoader workers
+    make batches ahead of the step, each from its step's own generator."""
+
+    def __init__(self, maker: ExampleMaker, texts: "list[str] | Mixture", seed: int, batch_size: int):
+        self.maker, self.texts, self.seed, self.batch_size = maker, texts, seed, batch_size
+
+    def __getitem__(self, step: int) -> Batch:
+        return self.maker.batch(self.texts, step_rng(self.seed, step), self.batch_size)
+
+
+def collate(rows, seq_len: int, pad_id: int, fixed_len: bool = False, with_mask: bool = True) -> Batch:
     b = len(rows)
-    L = min(seq_len, max(len(r[0]) for r in rows))
+    L = seq_len if fixed_len else min(seq_len, max(len(r[0]) for r in rows))
     ids = torch.full((b, L), pad_id, dtype=torch.long)
     tgt = torch.full((b, L), -100, dtype=torch.long)
     wt = torch.zeros(b, L)
@@ -230,8 +262,15 @@ def collate(rows, seq_len: int, pad_id: int) -> Batch:
         n = min(L, len(r[0]))
         for tensor, vals in zip((ids, tgt, wt, pos, kind, sid), r):
             tensor[i, :n] = torch.tensor(vals[:n], dtype=tensor.dtype)
-    ar = torch.arange(L)
+    return Batch(ids, tgt, wt, pos, kind, block_mask(sid) if with_mask else None, int((sid != -2).sum()), sid)
+
+
+def block_mask(sid: torch.Tensor) -> torch.Tensor:
+    """sid [B, L] (-2 pad, -1 canvas, >= 0 stream) -> [B, 1, L, L] bool, True where a query may
+    attend: a stream token to its own stream's earlier tokens, a canvas token to every non-pad
+    token, every token to itself."""
+    L = sid.shape[1]
+    ar = torch.arange(L, device=sid.device)
     same_stream = (sid[:, :, None] == sid[:, None, :]) & (sid[:, :, None] >= 0) & (ar[None, None, :] <= ar[None, :, None])
     canvas_q = (sid[:, :, None] == -1) & (sid[:, None, :] != -2)
-    mask = same_stream | canvas_q | torch.eye(L, dtype=torch.bool)[None]
-    return Batch(ids, tgt, wt, pos, kind, mask[:, None], int((sid != -2).sum()))
+    return (same_stream | canvas_q | torch.eye(L, dtype=torch.bool, device=sid.device)[None])[:, None]

@@ -24,7 +24,15 @@ and takes the new shares and schedule from the step it is at.
 
 Devices and number formats: `--device cpu|cuda`, `--precision float32|bf16-mixed` (bfloat16
 autocast around the step; weights, optimizer and validation stay float32), `"compile": true` in
-the config for torch.compile of the loss.
+the config for torch.compile of the loss (a compile that fails is reported and the run goes on
+without it). On CUDA AdamW is the fused kernel.
+
+A GPU outruns one process's batches: `loader_workers` > 0 makes them in DataLoader processes
+(batch k from `step_rng(seed, k)`, the same batches whatever the number of workers, and the
+resumed run's next batch is the one where it stopped; one width per batch under compile; the
+attention mask is built on the device). `time_budget_minutes` anneals the rate over wall-clock
+minutes rather than steps and stops the run when they are spent, for a lease of fixed length
+(`scripts/device_train.sh`, `configs/gpu_d384.json`).
 """
 from __future__ import annotations
 
@@ -41,7 +49,7 @@ import torch
 import torch.nn.functional as F
 
 from engine.model import DiffusionCoder, ModelConfig, save_model
-from engine.train.data import ExampleMaker, Mixture, load_texts
+from engine.train.data import ExampleMaker, Mixture, StepBatches, load_texts
 
 
 PRECISIONS = ("float32", "bf16-mixed")
@@ -80,6 +88,14 @@ class TrainConfig:
     # share of the training draws per language (e.g. {"python": 0.6, "javascript": 0.25, ...}); each
     # is also validated on its own. None: every training file equally likely, whatever its language
     languages: dict[str, float] | None = None
+    # processes that make training batches ahead of the step (a GPU step outruns one process's
+    # batches). 0: made in the training process, from the checkpointed generator; > 0: batch k
+    # is made from `step_rng(seed, k)`, so the batches do not depend on the number of workers
+    loader_workers: int = 0
+    # a wall-clock budget: the cosine schedule runs over this many minutes of training (after the
+    # warm-up steps) instead of over max_steps, and training stops when it is spent (max_steps
+    # still caps it). For a run on a borrowed machine whose speed is not known ahead
+    time_budget_minutes: float | None = None
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
@@ -122,10 +138,16 @@ def _new_layers(grow_from: list[int] | None) -> set[int]:
     return {k for k, src in enumerate(grow_from or []) if src in grow_from[:k]}
 
 
-def lr_at(step: int, cfg: TrainConfig) -> float:
+def lr_at(step: int, cfg: TrainConfig, elapsed_s: float = 0.0, warm_s: float = 0.0) -> float:
+    """Linear warm-up over `warmup_steps`, then cosine to `min_lr_frac` of the peak over the steps
+    to `max_steps`, or, with `time_budget_minutes`, over the seconds from the warm-up's end
+    (`warm_s` elapsed then) to the budget (`elapsed_s`: training seconds so far)."""
     if step < cfg.warmup_steps:
         return cfg.lr * (step + 1) / cfg.warmup_steps
-    frac = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.max_steps - cfg.warmup_steps))
+    if cfg.time_budget_minutes:
+        frac = min(1.0, max(0.0, elapsed_s - warm_s) / max(1.0, cfg.time_budget_minutes * 60 - warm_s))
+    else:
+        frac = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.max_steps - cfg.warmup_steps))
     return cfg.lr * (cfg.min_lr_frac + (1 - cfg.min_lr_frac) * 0.5 * (1 + math.cos(math.pi * frac)))
 
 
@@ -141,7 +163,9 @@ def _target_ce(model: DiffusionCoder, batch, device: str) -> tuple[torch.Tensor,
     """Cross-entropy at every position with a target (only those pay for the output projection),
     with each one's loss weight and whether it is a canvas position."""
     sel = batch.targets != -100
-    h = model(batch.ids.to(device), batch.pos.to(device), batch.kind.to(device), batch.mask.to(device))
+    nb = torch.device(device).type == "cuda"  # a pinned batch's copies overlap the work before them
+    h = model(batch.ids.to(device, non_blocking=nb), batch.pos.to(device, non_blocking=nb),
+              batch.kind.to(device, non_blocking=nb), batch.attention_mask(device))
     logits = model.logits(h[sel.to(device)])
     ce = F.cross_entropy(logits.float(), batch.targets[sel].to(device), reduction="none")
     return ce, batch.weights[sel].to(device), (batch.kind[sel] == 1).to(device)
@@ -156,7 +180,8 @@ def loss_fn(model: DiffusionCoder, batch, device: str) -> torch.Tensor:
     return _weighted(ce, weights)
 
 
-def save_checkpoint(out: Path, model, opt, step: int, tokens: int, rng: random.Random) -> None:
+def save_checkpoint(out: Path, model, opt, step: int, tokens: int, rng: random.Random,
+                    clock: dict[str, float] | None = None) -> None:
     from safetensors.torch import save_file
 
     tmp = out / "ckpt.tmp"
@@ -170,7 +195,7 @@ def save_checkpoint(out: Path, model, opt, step: int, tokens: int, rng: random.R
         opt_tensors[f"{names[p]}::step"] = st["step"].detach().cpu().reshape(1).float()
     save_file(opt_tensors, str(tmp / "optim.safetensors"))
     (tmp / "state.json").write_text(json.dumps({"step": step, "tokens": tokens, "rng": repr(rng.getstate()),
-                                                "torch_rng": torch.get_rng_state().tolist()}))
+                                                "torch_rng": torch.get_rng_state().tolist(), **(clock or {})}))
     (tmp / "config.json").write_text(json.dumps(model.cfg.to_dict(), indent=1))
     final = out / "ckpt"
     if final.exists():
@@ -190,9 +215,11 @@ def load_optimizer(ck: Path, model, opt) -> None:
     opt_tensors = load_file(str(ck / "optim.safetensors"))
     for n, p in model.named_parameters():
         if f"{n}::exp_avg" in opt_tensors:
+            # the fused CUDA AdamW keeps its step counts on the parameters' device, the others on the CPU
+            on = p.device if opt.defaults.get("fused") else "cpu"
             opt.state[p] = {"exp_avg": opt_tensors[f"{n}::exp_avg"].to(p.device),
                             "exp_avg_sq": opt_tensors[f"{n}::exp_avg_sq"].to(p.device),
-                            "step": opt_tensors[f"{n}::step"].reshape(()).clone()}
+                            "step": opt_tensors[f"{n}::step"].reshape(()).clone().to(on)}
 
 
 def load_checkpoint(out: Path, model, opt) -> tuple[int, int, random.Random | None]:
@@ -260,8 +287,12 @@ def train(cfg: TrainConfig, out: Path, max_minutes: float | None = None, log=pri
         by_rate.setdefault((1.0 if _layer_of(n) in new else trained_scale, p.dim() >= 2), []).append(p)
     groups = [{"params": ps, "weight_decay": cfg.weight_decay if decays else 0.0, "lr_scale": scale}
               for (scale, decays), ps in by_rate.items()]
-    opt = torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.95))
+    cuda = torch.device(cfg.device).type == "cuda"
+    opt = torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.95), **({"fused": True} if cuda else {}))
     step, tokens, rng = load_checkpoint(out, model, opt)
+    # training seconds before this process (the time budget's clock) and where the warm-up ended
+    clock = {k: v for k, v in json.loads((out / "ckpt" / "state.json").read_text()).items()
+             if k in ("elapsed_s", "warm_s")} if step else {}
     if not step and init is not None:  # warm start: shipped weights (a new optimizer) or a run's ckpt/
         from safetensors.torch import load_file
 
@@ -303,6 +334,17 @@ def train(cfg: TrainConfig, out: Path, max_minutes: float | None = None, log=pri
     valid_texts = load_texts(corpus / "valid.jsonl.gz")
     maker = ExampleMaker(mcfg, tok, cfg.seq_len, cfg.prefix_tokens, cfg.suffix_tokens, cfg.aux_weight,
                           cfg.aux_fraction)
+    loader = None
+    if cfg.loader_workers:
+        import copy
+        import os
+
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # the workers are the parallelism
+        work = copy.copy(maker)  # same examples; one shape per batch for compile, the mask made on the device
+        work.fixed_len, work.with_mask = cfg.compile, False
+        loader = iter(torch.utils.data.DataLoader(
+            StepBatches(work, train_texts, cfg.seed, cfg.batch_size), batch_size=None,
+            sampler=range(step, cfg.max_steps), num_workers=cfg.loader_workers, pin_memory=cuda, prefetch_factor=4))
     n_params = sum(p.numel() for p in model.parameters())
     log(f"model: {n_params / 1e6:.2f}M parameters, {'AR' if mcfg.causal_ar else 'diffusion'}; "
         f"{len(train_texts)} train / {len(valid_texts)} valid files")
@@ -314,15 +356,28 @@ def train(cfg: TrainConfig, out: Path, max_minutes: float | None = None, log=pri
     except ImportError:  # pragma: no cover
         bar = None
     start = last_ckpt = time.time()
+    before = clock.get("elapsed_s", 0.0)
     window_tokens, window_t = 0, time.time()
     logf = open(_log_from(out / "log.jsonl", step), "a")
     model.train()
     while step < cfg.max_steps:
-        batch = maker.batch(train_texts, rng, cfg.batch_size)
+        batch = next(loader) if loader is not None else maker.batch(train_texts, rng, cfg.batch_size)
+        clock["elapsed_s"] = before + time.time() - start
+        if step >= cfg.warmup_steps:
+            clock.setdefault("warm_s", clock["elapsed_s"])
+        lr = lr_at(step, cfg, clock["elapsed_s"], clock.get("warm_s", 0.0))
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, cfg) * g["lr_scale"]
-        with autocast(cfg):
-            loss = step_fn(model, batch, cfg.device)
+            g["lr"] = lr * g["lr_scale"]
+        try:
+            with autocast(cfg):
+                loss = step_fn(model, batch, cfg.device)
+        except Exception as exc:  # torch.compile is optional: a backend that cannot compile must not end the run
+            if step_fn is loss_fn:
+                raise
+            log(f"torch.compile failed ({type(exc).__name__}: {str(exc)[:300]}); training goes on without it")
+            step_fn = loss_fn
+            with autocast(cfg):
+                loss = step_fn(model, batch, cfg.device)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -335,8 +390,8 @@ def train(cfg: TrainConfig, out: Path, max_minutes: float | None = None, log=pri
             if step % 10 == 0:
                 bar.set_postfix(loss=f"{loss.item():.3f}", tok_s=f"{window_tokens / (time.time() - window_t):.0f}")
                 window_tokens, window_t = 0, time.time()
-        record = {"step": step, "tokens": tokens, "loss": round(loss.item(), 4), "lr": lr_at(step, cfg),
-                  "elapsed_s": round(time.time() - start, 1)}
+        record = {"step": step, "tokens": tokens, "loss": round(loss.item(), 4), "lr": lr,
+                  "elapsed_s": round(before + time.time() - start, 1)}
         if step % cfg.eval_every == 0 or step == cfg.max_steps:
             total, infill = validate(model, maker, valid_texts, cfg)
             record["valid_loss"], record["valid_infill_loss"] = round(total, 4), round(infill, 4)
@@ -347,14 +402,18 @@ def train(cfg: TrainConfig, out: Path, max_minutes: float | None = None, log=pri
             log(f"step {step}: tokens {tokens} train {loss.item():.3f} valid {total:.3f} (infill {infill:.3f}{said})")
         logf.write(json.dumps(record) + "\n")
         logf.flush()
+        clock["elapsed_s"] = before + time.time() - start
         if time.time() - last_ckpt > cfg.checkpoint_minutes * 60:
-            save_checkpoint(out, model, opt, step, tokens, rng)
+            save_checkpoint(out, model, opt, step, tokens, rng, clock)
             save_model(model, out / f"snapshot-{tokens // 100_000:05d}00k", tokenizer=Path(cfg.tokenizer),
                        tokens_seen=tokens)  # for the learning curve
             last_ckpt = time.time()
         if max_minutes is not None and time.time() - start > max_minutes * 60:
             break
-    save_checkpoint(out, model, opt, step, tokens, rng)
+        if cfg.time_budget_minutes and clock["elapsed_s"] >= cfg.time_budget_minutes * 60:
+            log(f"time budget of {cfg.time_budget_minutes:g} min spent at step {step} ({tokens} tokens)")
+            break
+    save_checkpoint(out, model, opt, step, tokens, rng, clock)
     save_model(model, out / "final", tokenizer=Path(cfg.tokenizer), tokens_seen=tokens)
     if bar is not None:
         bar.close()

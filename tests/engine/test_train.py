@@ -561,3 +561,92 @@ def test_averaged_folder_is_the_weighted_mean_and_mismatches_are_refused(tmp_pat
         main(["--weights", "1 2", *map(str, folders), "--out", str(tmp_path / "bad")])
     main(["--out", str(tmp_path / "avg2"), "--weights", "3,1", *map(str, folders)])
     assert torch.equal(load_file(str(tmp_path / "avg2" / "model.safetensors"))[k], m[k])
+
+
+def _loader_cfg(cdir: Path, **kw):
+    from engine.train.train import TrainConfig
+
+    weights = Path(corpus.__file__).parents[1] / "weights" / "tokenizer.json"
+    base = dict(model={"d_model": 32, "n_layers": 1, "n_heads": 2, "ffn_hidden": 64}, corpus=str(cdir),
+                tokenizer=str(weights), batch_size=3, seq_len=192, prefix_tokens=96, suffix_tokens=48, lr=3e-3,
+                warmup_steps=2, max_steps=8, eval_every=100, eval_batches=1, threads=1, seed=5)
+    return TrainConfig(**{**base, **kw})
+
+
+def test_loader_workers_make_each_steps_batch_and_resume_where_they_stopped(tmp_path):
+    """Batch k from a DataLoader worker is `step_rng(seed, k)`'s batch whatever the number of workers
+    (the mask comes from `sid`, on the device); a run with workers learns the same as one made in
+    process from the same per-step batches, and a resumed run goes on with the batch it stopped at."""
+    from tokenizers import Tokenizer
+
+    from engine.model import ModelConfig
+    from engine.train.data import ExampleMaker, StepBatches, block_mask, load_texts, step_rng
+    from engine.train.train import train
+
+    cdir = _tiny_corpus(tmp_path / "corpus")
+    tok = Tokenizer.from_file(str(Path(corpus.__file__).parents[1] / "weights" / "tokenizer.json"))
+    mcfg = ModelConfig.from_dict({"d_model": 32, "n_layers": 1, "n_heads": 2, "ffn_hidden": 64})
+    texts = load_texts(cdir / "train.jsonl.gz")
+    maker = ExampleMaker(mcfg, tok, 192, 96, 48)
+    worker = ExampleMaker(mcfg, tok, 192, 96, 48, fixed_len=True, with_mask=False)
+    loader = torch.utils.data.DataLoader(StepBatches(worker, texts, 5, 3), batch_size=None, sampler=range(3, 7),
+                                         num_workers=2)
+    got = list(loader)
+    assert [b.ids.shape[1] for b in got] == [192] * 4 and all(b.mask is None for b in got)
+    for k, b in zip(range(3, 7), got):
+        ref = maker.batch(texts, step_rng(5, k), 3)  # in process, with its mask, trimmed to its longest row
+        n = ref.ids.shape[1]
+        assert torch.equal(b.ids[:, :n], ref.ids) and (b.sid[:, n:] == -2).all() and b.n_tokens == ref.n_tokens
+        assert torch.equal(b.attention_mask("cpu")[..., :n, :n], ref.mask)
+        assert torch.equal(block_mask(ref.sid), ref.mask)
+    assert not torch.equal(got[0].ids, got[1].ids)
+
+    flat = dict(min_lr_frac=1.0)  # a constant rate after warm-up: the stopped run's schedule is the same
+    torch.manual_seed(0)
+    train(_loader_cfg(cdir, loader_workers=2, **flat), tmp_path / "w2", log=lambda *_: None)
+    torch.manual_seed(0)
+    train(_loader_cfg(cdir, loader_workers=1, max_steps=5, **flat), tmp_path / "w1", log=lambda *_: None)
+    torch.manual_seed(0)  # the stopped run resumes at step 5 with two workers: batches 5, 6, 7
+    train(_loader_cfg(cdir, loader_workers=2, **flat), tmp_path / "w1", log=lambda *_: None)
+    a = [json.loads(line) for line in open(tmp_path / "w2" / "log.jsonl")]
+    b = [json.loads(line) for line in open(tmp_path / "w1" / "log.jsonl")]
+    assert [r["step"] for r in b] == list(range(1, 9))
+    assert [r["tokens"] for r in a] == [r["tokens"] for r in b]  # the same batches, in the same order
+    assert all(abs(x["loss"] - y["loss"]) < 1e-3 for x, y in zip(a, b)), [(x["loss"], y["loss"]) for x, y in zip(a, b)]
+
+
+def test_time_budget_sets_the_schedule_and_ends_the_run(tmp_path):
+    from engine.train.train import lr_at, train
+
+    cfg = _loader_cfg(tmp_path, time_budget_minutes=10.0, warmup_steps=4, max_steps=10**6, lr=1e-3, min_lr_frac=0.1)
+    assert lr_at(1, cfg, 30.0) == pytest.approx(1e-3 * 2 / 4)  # warm-up goes by steps
+    assert lr_at(50, cfg, 60.0, 60.0) == pytest.approx(1e-3)  # cosine from the warm-up's end...
+    assert lr_at(50, cfg, 330.0, 60.0) == pytest.approx(1e-3 * (0.1 + 0.9 * 0.5))  # ...half way
+    assert lr_at(50, cfg, 600.0, 60.0) == pytest.approx(1e-4) == lr_at(50, cfg, 900.0, 60.0)  # to the floor
+    cdir = _tiny_corpus(tmp_path / "corpus")
+    run = _loader_cfg(cdir, time_budget_minutes=0.05, max_steps=10**6, checkpoint_minutes=0.01)
+    said = []
+    result = train(run, tmp_path / "run", log=said.append)
+    log = [json.loads(line) for line in open(tmp_path / "run" / "log.jsonl")]
+    assert 2 < result["step"] < 10**6 and any("time budget of 0.05 min spent" in s for s in said)
+    assert 3.0 <= log[-1]["elapsed_s"] < 3.0 + 5 and log[-1]["lr"] < log[len(log) // 2]["lr"]
+    state = json.loads((tmp_path / "run" / "ckpt" / "state.json").read_text())
+    assert state["elapsed_s"] >= 3.0 and state["warm_s"] > 0
+    said.clear()  # resumed: the budget is already spent, so one step and done
+    again = train(run, tmp_path / "run", log=said.append)
+    assert again["step"] == result["step"] + 1 and any("time budget" in s for s in said)
+
+
+def test_a_compile_that_fails_falls_back_to_eager(tmp_path, monkeypatch):
+    from engine.train import train as train_mod
+
+    def broken_compile(fn, **_):
+        def run(*args, **kwargs):
+            raise RuntimeError("no C compiler here")
+        return run
+
+    monkeypatch.setattr(train_mod.torch, "compile", broken_compile)
+    said = []
+    result = train_mod.train(_loader_cfg(_tiny_corpus(tmp_path / "corpus"), compile=True, max_steps=3),
+                             tmp_path / "run", log=said.append)
+    assert result["step"] == 3 and sum("torch.compile failed (RuntimeError: no C compiler here)" in s for s in said) == 1
