@@ -334,7 +334,7 @@ def train(cfg: TrainConfig, out: Path, max_minutes: float | None = None, log=pri
     valid_texts = load_texts(corpus / "valid.jsonl.gz")
     maker = ExampleMaker(mcfg, tok, cfg.seq_len, cfg.prefix_tokens, cfg.suffix_tokens, cfg.aux_weight,
                           cfg.aux_fraction)
-    loader = None
+    loader = made = None
     if cfg.loader_workers:
         import copy
         import os
@@ -342,9 +342,10 @@ def train(cfg: TrainConfig, out: Path, max_minutes: float | None = None, log=pri
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # the workers are the parallelism
         work = copy.copy(maker)  # same examples; one shape per batch for compile, the mask made on the device
         work.fixed_len, work.with_mask = cfg.compile, False
+        made = StepBatches(work, train_texts, cfg.seed, cfg.batch_size)
         loader = iter(torch.utils.data.DataLoader(
-            StepBatches(work, train_texts, cfg.seed, cfg.batch_size), batch_size=None,
-            sampler=range(step, cfg.max_steps), num_workers=cfg.loader_workers, pin_memory=cuda, prefetch_factor=4))
+            made, batch_size=None, sampler=range(step, cfg.max_steps), num_workers=cfg.loader_workers,
+            pin_memory=cuda, prefetch_factor=2))
     n_params = sum(p.numel() for p in model.parameters())
     log(f"model: {n_params / 1e6:.2f}M parameters, {'AR' if mcfg.causal_ar else 'diffusion'}; "
         f"{len(train_texts)} train / {len(valid_texts)} valid files")
@@ -361,7 +362,15 @@ def train(cfg: TrainConfig, out: Path, max_minutes: float | None = None, log=pri
     logf = open(_log_from(out / "log.jsonl", step), "a")
     model.train()
     while step < cfg.max_steps:
-        batch = next(loader) if loader is not None else maker.batch(train_texts, rng, cfg.batch_size)
+        batch = None
+        if loader is not None:
+            try:
+                batch = next(loader)
+            except RuntimeError as exc:  # a worker killed (too little shared memory, say): the same batches, made here
+                log(f"batch loader failed ({str(exc)[:300]}); batches are made in this process from now on")
+                loader = None
+        if batch is None:
+            batch = made[step] if made is not None else maker.batch(train_texts, rng, cfg.batch_size)
         clock["elapsed_s"] = before + time.time() - start
         if step >= cfg.warmup_steps:
             clock.setdefault("warm_s", clock["elapsed_s"])

@@ -650,3 +650,32 @@ def test_a_compile_that_fails_falls_back_to_eager(tmp_path, monkeypatch):
     result = train_mod.train(_loader_cfg(_tiny_corpus(tmp_path / "corpus"), compile=True, max_steps=3),
                              tmp_path / "run", log=said.append)
     assert result["step"] == 3 and sum("torch.compile failed (RuntimeError: no C compiler here)" in s for s in said) == 1
+
+
+def test_a_loader_that_fails_gives_way_to_the_same_batches_made_in_process(tmp_path, monkeypatch):
+    from engine.train import train as train_mod
+
+    cdir = _tiny_corpus(tmp_path / "corpus")
+    torch.manual_seed(0)
+    train_mod.train(_loader_cfg(cdir, loader_workers=1, min_lr_frac=1.0), tmp_path / "ok", log=lambda *_: None)
+
+    real = torch.utils.data.DataLoader
+
+    class Dying(real):  # the first two batches come from the worker, then it is gone
+        def __iter__(self):
+            it, n = super().__iter__(), 0
+            while True:
+                n += 1
+                if n > 2:
+                    raise RuntimeError("DataLoader worker (pid 1) is killed by signal: Bus error.")
+                yield next(it)
+
+    monkeypatch.setattr(train_mod.torch.utils.data, "DataLoader", Dying)
+    said = []
+    torch.manual_seed(0)
+    train_mod.train(_loader_cfg(cdir, loader_workers=1, min_lr_frac=1.0), tmp_path / "dies", log=said.append)
+    assert sum("batch loader failed (DataLoader worker (pid 1) is killed" in s for s in said) == 1
+    a = [json.loads(line) for line in open(tmp_path / "ok" / "log.jsonl")]
+    b = [json.loads(line) for line in open(tmp_path / "dies" / "log.jsonl")]
+    assert len(a) == len(b) == 8 and [r["tokens"] for r in a] == [r["tokens"] for r in b]
+    assert all(abs(x["loss"] - y["loss"]) < 1e-3 for x, y in zip(a, b))
