@@ -353,7 +353,9 @@ def train(cfg: TrainConfig, out: Path, max_minutes: float | None = None, log=pri
     try:
         from tqdm import tqdm
 
-        bar = tqdm(total=cfg.max_steps, initial=step, file=sys.stderr, dynamic_ncols=True, mininterval=5)
+        # under a time budget the steps to come are not known: the bar counts them and says the minutes left
+        bar = tqdm(total=None if cfg.time_budget_minutes else cfg.max_steps, initial=step, file=sys.stderr,
+                   dynamic_ncols=True, mininterval=5)
     except ImportError:  # pragma: no cover
         bar = None
     start = last_ckpt = time.time()
@@ -397,7 +399,10 @@ def train(cfg: TrainConfig, out: Path, max_minutes: float | None = None, log=pri
         if bar is not None:
             bar.update(1)
             if step % 10 == 0:
-                bar.set_postfix(loss=f"{loss.item():.3f}", tok_s=f"{window_tokens / (time.time() - window_t):.0f}")
+                shown = {"loss": f"{loss.item():.3f}", "tok_s": f"{window_tokens / (time.time() - window_t):.0f}"}
+                if cfg.time_budget_minutes:
+                    shown["left"] = f"{max(0.0, cfg.time_budget_minutes - clock['elapsed_s'] / 60):.1f}m"
+                bar.set_postfix(shown)
                 window_tokens, window_t = 0, time.time()
         record = {"step": step, "tokens": tokens, "loss": round(loss.item(), 4), "lr": lr,
                   "elapsed_s": round(before + time.time() - start, 1)}
