@@ -240,18 +240,28 @@ def load_checkpoint(out: Path, model, opt) -> tuple[int, int, random.Random | No
 
 
 @torch.no_grad()
-def validate(model, maker: ExampleMaker, texts: list[str], cfg: TrainConfig) -> tuple[float, float]:
+def validate(model, maker: ExampleMaker, texts: list[str], cfg: TrainConfig,
+             cache: dict | None = None) -> tuple[float, float]:
     """(training loss, infill loss) on the same held-out batches every time. The training loss is
-    mostly the streams' next-token loss; the infill loss is nats per masked canvas token."""
+    mostly the streams' next-token loss; the infill loss is nats per masked canvas token. `cache`
+    (a dict the caller keeps) holds the batches between calls: making them costs more than a GPU
+    takes to score them."""
     import copy
 
     model.eval()
-    rng = random.Random(12345)  # the same validation batches every time
-    maker = copy.copy(maker)
-    maker.aux_fraction = 1.0  # validation losses stay comparable across runs whatever the training share
+    key = (id(texts), cfg.eval_batches, cfg.batch_size)
+    batches = (cache or {}).get(key)
+    if batches is None:
+        rng = random.Random(12345)  # the same validation batches every time
+        maker = copy.copy(maker)
+        maker.aux_fraction = 1.0  # validation losses stay comparable across runs whatever the training share
+        maker.with_mask = False  # built where the batch is scored, from its `sid`
+        batches = [maker.batch(texts, rng, cfg.batch_size) for _ in range(cfg.eval_batches)]
+        if cache is not None:
+            cache[key] = batches
     losses, ce_sum, n = [], 0.0, 0
-    for _ in range(cfg.eval_batches):
-        ce, weights, canvas = _target_ce(model, maker.batch(texts, rng, cfg.batch_size), cfg.device)
+    for batch in batches:
+        ce, weights, canvas = _target_ce(model, batch, cfg.device)
         losses.append(_weighted(ce, weights).item())  # the training loss
         ce_sum, n = ce_sum + ce[canvas].sum().item(), n + int(canvas.sum())  # masked canvas positions only
     model.train()
@@ -358,6 +368,7 @@ def train(cfg: TrainConfig, out: Path, max_minutes: float | None = None, log=pri
                    dynamic_ncols=True, mininterval=5)
     except ImportError:  # pragma: no cover
         bar = None
+    valid_cache: dict = {}  # the validation batches, made once
     start = last_ckpt = time.time()
     before = clock.get("elapsed_s", 0.0)
     window_tokens, window_t = 0, time.time()
@@ -407,11 +418,11 @@ def train(cfg: TrainConfig, out: Path, max_minutes: float | None = None, log=pri
         record = {"step": step, "tokens": tokens, "loss": round(loss.item(), 4), "lr": lr,
                   "elapsed_s": round(before + time.time() - start, 1)}
         if step % cfg.eval_every == 0 or step == cfg.max_steps:
-            total, infill = validate(model, maker, valid_texts, cfg)
+            total, infill = validate(model, maker, valid_texts, cfg, valid_cache)
             record["valid_loss"], record["valid_infill_loss"] = round(total, 4), round(infill, 4)
             said = ""
             for lang, texts in valid_by_language.items():
-                record[f"valid_infill_loss_{lang}"] = round(validate(model, maker, texts, cfg)[1], 4)
+                record[f"valid_infill_loss_{lang}"] = round(validate(model, maker, texts, cfg, valid_cache)[1], 4)
                 said += f" {lang} {record[f'valid_infill_loss_{lang}']:.3f}"
             log(f"step {step}: tokens {tokens} train {loss.item():.3f} valid {total:.3f} (infill {infill:.3f}{said})")
         logf.write(json.dumps(record) + "\n")

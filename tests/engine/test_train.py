@@ -679,3 +679,46 @@ def test_a_loader_that_fails_gives_way_to_the_same_batches_made_in_process(tmp_p
     b = [json.loads(line) for line in open(tmp_path / "dies" / "log.jsonl")]
     assert len(a) == len(b) == 8 and [r["tokens"] for r in a] == [r["tokens"] for r in b]
     assert all(abs(x["loss"] - y["loss"]) < 1e-3 for x, y in zip(a, b))
+
+
+def test_validation_batches_are_made_once_and_score_as_before(tmp_path):
+    import copy
+    import random
+
+    from tokenizers import Tokenizer
+
+    from engine.model import DiffusionCoder, ModelConfig
+    from engine.train.data import ExampleMaker, load_texts
+    from engine.train.train import TrainConfig, _target_ce, validate
+
+    tok = Tokenizer.from_file(str(Path(corpus.__file__).parents[1] / "weights" / "tokenizer.json"))
+    mcfg = ModelConfig.from_dict({"d_model": 32, "n_layers": 1, "n_heads": 2, "ffn_hidden": 64})
+    mcfg.vocab_size = tok.get_vocab_size()
+    torch.manual_seed(0)
+    model = DiffusionCoder(mcfg)
+    texts = load_texts(_tiny_corpus(tmp_path / "corpus") / "valid.jsonl.gz")
+    cfg = TrainConfig(batch_size=3, eval_batches=2)
+    maker = ExampleMaker(mcfg, tok, 192, 96, 48, 0.5, 0.25)
+    calls = []
+    real = ExampleMaker.batch
+
+    class Counting(ExampleMaker):
+        def batch(self, *a, **k):
+            calls.append(1)
+            return real(self, *a, **k)
+
+    counting = copy.copy(maker)
+    counting.__class__ = Counting
+    cache: dict = {}
+    first = validate(model, counting, texts, cfg, cache)
+    assert validate(model, counting, texts, cfg, cache) == first and len(calls) == 2
+    # the same numbers as batches made with their masks on the CPU, all positions with a target
+    ref = copy.copy(maker)
+    ref.aux_fraction = 1.0
+    rng, ce_sum, n = random.Random(12345), 0.0, 0
+    model.eval()
+    with torch.no_grad():
+        for _ in range(2):
+            ce, _, canvas = _target_ce(model, ref.batch(texts, rng, 3), "cpu")
+            ce_sum, n = ce_sum + ce[canvas].sum().item(), n + int(canvas.sum())
+    assert first[1] == pytest.approx(ce_sum / n, rel=1e-6)
