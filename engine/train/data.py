@@ -35,7 +35,7 @@ class Batch:
     kind: torch.Tensor  # [B, L] 0 stream, 1 canvas
     mask: torch.Tensor | None  # [B, 1, L, L] bool attention mask; None: `block_mask(sid)` where it is used
     n_tokens: int  # non-pad tokens
-    sid: torch.Tensor | None = None  # [B, L] -2 pad, -1 canvas, >= 0 stream index
+    sid: torch.Tensor | None = None  # [B, L] -2 pad, -1 canvas (<= -3: further canvas copies), >= 0 stream
 
     def attention_mask(self, device: str | torch.device) -> torch.Tensor:
         """The [B, 1, L, L] mask on `device`; built there from `sid` when the batch came without one
@@ -129,8 +129,14 @@ def cut_holes(text: str, rng: random.Random) -> tuple[list[str], list[str]]:
 
 class ExampleMaker:
     def __init__(self, cfg: ModelConfig, tokenizer, seq_len: int, prefix_tokens: int, suffix_tokens: int,
-                 aux_weight: float = 0.5, aux_fraction: float = 1.0, fixed_len: bool = False, with_mask: bool = True):
+                 aux_weight: float = 0.5, aux_fraction: float = 1.0, fixed_len: bool = False, with_mask: bool = True,
+                 canvas_copies: int = 1):
         self.cfg, self.tok, self.seq_len = cfg, tokenizer, seq_len
+        # canvas_copies K > 1: a row holds its canvases K times, each copy masked at its own noise
+        # level (t, t + 1/K, ... mod 1) and weighted 1/K, each copy seeing the context and its own
+        # canvases only. The context costs the same once; the infill signal per row grows (the
+        # objective's expectation is the same, its variance lower)
+        self.canvas_copies = canvas_copies
         # fixed_len: every batch is seq_len wide (one shape for torch.compile); with_mask False: batches
         # carry `sid` and no mask (the trainer builds it on the device)
         self.fixed_len, self.with_mask = fixed_len, with_mask
@@ -173,10 +179,14 @@ class ExampleMaker:
             # the row must fit seq_len with its canvases whole (collate cuts a row's end, where the
             # canvases are): a later hole goes back into the text while there are several, then
             # the context gives way, the prefix's far end first, then the suffix's
-            excess = sum(map(len, streams)) + sum(buckets) - self.seq_len
+            excess = sum(map(len, streams)) + self.canvas_copies * sum(buckets) - self.seq_len
             if excess <= 0 or len(middles) <= 1:
                 break
             texts, middles = texts[:-2] + [texts[-2] + middles[-1] + texts[-1]], middles[:-1]
+        k = self.canvas_copies
+        while k > 1 and k * sum(buckets) > self.seq_len // 2:  # copies never crowd out most of the context
+            k -= 1
+            excess = sum(map(len, streams)) + k * sum(buckets) - self.seq_len
         if excess > 0:
             cut = min(excess, len(streams[0]))
             streams[0] = streams[0][cut:]
@@ -188,7 +198,7 @@ class ExampleMaker:
         for si, s in enumerate(streams):
             # stream tokens: next-token targets inside the stream (aux LM loss)
             ids += s
-            nxt = s[1:] + [-100]
+            nxt = s[1:] + [-100] if s else []  # an empty stream (a hole at the window's start or end) has none
             if self.aux_fraction < 1.0:
                 nxt = [t if rng.random() < self.aux_fraction else -100 for t in nxt]
             tgt += nxt
@@ -202,16 +212,19 @@ class ExampleMaker:
                 canvas = (mids[si] + [self.cfg.eom_id] * b)[:b]
                 canvases.append((doc, canvas))
                 doc += b
-        for off, canvas in canvases:
-            masked = [rng.random() < t for _ in canvas]
-            if not any(masked):
-                masked[rng.randrange(len(canvas))] = True
-            ids += [self.cfg.mask_id if m else c for m, c in zip(masked, canvas)]
-            tgt += [c if m else -100 for m, c in zip(masked, canvas)]
-            wt += [1.0 / t if m else 0.0 for m in masked]
-            pos += range(off, off + len(canvas))
-            kind += [1] * len(canvas)
-            sid += [-1] * len(canvas)
+        for copy in range(k):
+            tc = t if copy == 0 else max(0.02, (t + copy / k) % 1.0)
+            group = -1 if copy == 0 else -2 - copy  # sid of this copy's canvases (-2 is padding)
+            for off, canvas in canvases:
+                masked = [rng.random() < tc for _ in canvas]
+                if not any(masked):
+                    masked[rng.randrange(len(canvas))] = True
+                ids += [self.cfg.mask_id if m else c for m, c in zip(masked, canvas)]
+                tgt += [c if m else -100 for m, c in zip(masked, canvas)]
+                wt += [1.0 / (tc * k) if m else 0.0 for m in masked]
+                pos += range(off, off + len(canvas))
+                kind += [1] * len(canvas)
+                sid += [group] * len(canvas)
         return ids, tgt, wt, pos, kind, sid
 
     def ar_example(self, text: str, rng: random.Random):
@@ -257,7 +270,7 @@ def collate(rows, seq_len: int, pad_id: int, fixed_len: bool = False, with_mask:
     wt = torch.zeros(b, L)
     pos = torch.zeros(b, L, dtype=torch.long)
     kind = torch.zeros(b, L, dtype=torch.long)
-    sid = torch.full((b, L), -2, dtype=torch.long)  # -2 pad, -1 canvas, >= 0 stream index
+    sid = torch.full((b, L), -2, dtype=torch.long)  # -2 pad, -1 canvas (<= -3 its copies), >= 0 stream index
     for i, r in enumerate(rows):
         n = min(L, len(r[0]))
         for tensor, vals in zip((ids, tgt, wt, pos, kind, sid), r):
@@ -266,11 +279,12 @@ def collate(rows, seq_len: int, pad_id: int, fixed_len: bool = False, with_mask:
 
 
 def block_mask(sid: torch.Tensor) -> torch.Tensor:
-    """sid [B, L] (-2 pad, -1 canvas, >= 0 stream) -> [B, 1, L, L] bool, True where a query may
-    attend: a stream token to its own stream's earlier tokens, a canvas token to every non-pad
-    token, every token to itself."""
+    """sid [B, L] (-2 pad, -1 canvas, <= -3 further copies of the canvases, >= 0 stream) -> [B, 1, L, L]
+    bool, True where a query may attend: a stream token to its own stream's earlier tokens, a canvas
+    token to every stream token and to the canvases of its own copy, every token to itself."""
     L = sid.shape[1]
     ar = torch.arange(L, device=sid.device)
-    same_stream = (sid[:, :, None] == sid[:, None, :]) & (sid[:, :, None] >= 0) & (ar[None, None, :] <= ar[None, :, None])
-    canvas_q = (sid[:, :, None] == -1) & (sid[:, None, :] != -2)
+    q, k = sid[:, :, None], sid[:, None, :]
+    same_stream = (q == k) & (q >= 0) & (ar[None, None, :] <= ar[None, :, None])
+    canvas_q = ((q == -1) | (q <= -3)) & ((k >= 0) | (k == q))
     return (same_stream | canvas_q | torch.eye(L, dtype=torch.bool, device=sid.device)[None])[:, None]

@@ -92,6 +92,9 @@ class TrainConfig:
     # batches). 0: made in the training process, from the checkpointed generator; > 0: batch k
     # is made from `step_rng(seed, k)`, so the batches do not depend on the number of workers
     loader_workers: int = 0
+    # each training row's canvases this many times, at spread noise levels (ExampleMaker); validation
+    # always uses one copy, so its losses stay comparable
+    canvas_copies: int = 1
     # a wall-clock budget: the cosine schedule runs over this many minutes of training (after the
     # warm-up steps) instead of over max_steps, and training stops when it is spent (max_steps
     # still caps it). For a run on a borrowed machine whose speed is not known ahead
@@ -256,6 +259,7 @@ def validate(model, maker: ExampleMaker, texts: list[str], cfg: TrainConfig,
         maker = copy.copy(maker)
         maker.aux_fraction = 1.0  # validation losses stay comparable across runs whatever the training share
         maker.with_mask = False  # built where the batch is scored, from its `sid`
+        maker.canvas_copies = 1
         batches = [maker.batch(texts, rng, cfg.batch_size) for _ in range(cfg.eval_batches)]
         if cache is not None:
             cache[key] = batches
@@ -343,7 +347,7 @@ def train(cfg: TrainConfig, out: Path, max_minutes: float | None = None, log=pri
         valid_by_language = {}
     valid_texts = load_texts(corpus / "valid.jsonl.gz")
     maker = ExampleMaker(mcfg, tok, cfg.seq_len, cfg.prefix_tokens, cfg.suffix_tokens, cfg.aux_weight,
-                          cfg.aux_fraction)
+                          cfg.aux_fraction, canvas_copies=cfg.canvas_copies)
     loader = made = None
     if cfg.loader_workers:
         import copy

@@ -722,3 +722,74 @@ def test_validation_batches_are_made_once_and_score_as_before(tmp_path):
             ce, _, canvas = _target_ce(model, ref.batch(texts, rng, 3), "cpu")
             ce_sum, n = ce_sum + ce[canvas].sum().item(), n + int(canvas.sum())
     assert first[1] == pytest.approx(ce_sum / n, rel=1e-6)
+
+
+def test_canvas_copies_share_the_context_and_never_see_each_other(tmp_path):
+    import random
+
+    from tokenizers import Tokenizer
+
+    from engine.model import ModelConfig
+    from engine.train.data import ExampleMaker, block_mask, collate, load_texts
+
+    tok = Tokenizer.from_file(str(Path(corpus.__file__).parents[1] / "weights" / "tokenizer.json"))
+    mcfg = ModelConfig.from_dict({"d_model": 32, "n_layers": 1, "n_heads": 2, "ffn_hidden": 64})
+    texts = load_texts(_tiny_corpus(tmp_path / "corpus") / "train.jsonl.gz")
+    maker = ExampleMaker(mcfg, tok, 640, 448, 160, canvas_copies=3)
+    rng, full = random.Random(1), 0
+    for _ in range(40):
+        ids, tgt, wt, pos, kind, sid = maker.diffusion_example(texts[rng.randrange(len(texts))], rng, 0.3)
+        assert len(ids) <= 640
+        groups = [g for g in (-1, -3, -4) if g in sid]
+        n_canvas = sum(s == -1 for s in sid)
+        # all three copies, or fewer where three would take more than half the row
+        assert len(groups) == 3 or (len(groups) < 3 and (len(groups) + 1) * n_canvas > 320), (groups, n_canvas)
+        if len(groups) < 3:
+            continue
+        full += 1
+        at = {g: [i for i, s in enumerate(sid) if s == g] for g in groups}
+        assert len({len(v) for v in at.values()}) == 1
+        assert all([pos[i] for i in at[g]] == [pos[i] for i in at[-1]] for g in groups)  # the same places
+        for g, t in zip(groups, (0.3, 0.3 + 1 / 3, 0.3 + 2 / 3)):  # own noise level, weighted 1/(t K)
+            assert {round(wt[i], 6) for i in at[g] if tgt[i] != -100} == {round(1 / (t * 3), 6)}
+        canvas = [[tgt[i] if tgt[i] != -100 else ids[i] for i in at[g]] for g in groups]
+        assert canvas[0] == canvas[1] == canvas[2]  # the same middle under each copy's mask
+        n = len(ids)
+        m = block_mask(collate([(ids, tgt, wt, pos, kind, sid)], n, 0).sid)[0, 0]
+        for g in groups:
+            q = at[g][0]
+            assert all(m[q, j] for j in range(n) if sid[j] >= 0)  # every stream token
+            assert all(bool(m[q, j]) == (sid[j] == g or sid[j] >= 0) for j in range(n))  # no other copy
+    assert full > 20
+    one = ExampleMaker(mcfg, tok, 320, 160, 64)
+    row = one.diffusion_example(texts[0], random.Random(2), 0.5)
+    assert set(row[5]) <= {-1} | set(range(10))  # one copy: the layout as before
+
+
+@pytest.mark.parametrize("copies", [1, 3])
+def test_every_target_lines_up_with_its_position_even_after_an_empty_stream(tmp_path, copies):
+    """A hole at the window's start or end leaves an empty stream; it once added a target with no
+    token, shifting every later target one place (sessions 1-15 trained on such rows: ~7% of them)."""
+    import random
+
+    from tokenizers import Tokenizer
+
+    from engine.model import ModelConfig
+    from engine.train.data import ExampleMaker, load_texts
+
+    tok = Tokenizer.from_file(str(Path(corpus.__file__).parents[1] / "weights" / "tokenizer.json"))
+    mcfg = ModelConfig.from_dict({"d_model": 32, "n_layers": 1, "n_heads": 2, "ffn_hidden": 64})
+    texts = load_texts(_tiny_corpus(tmp_path / "corpus") / "train.jsonl.gz")
+    maker = ExampleMaker(mcfg, tok, 640, 448, 160, aux_fraction=0.5, canvas_copies=copies)
+    rng, empty = random.Random(0), 0
+    for _ in range(400):
+        ids, tgt, wt, pos, kind, sid = maker.diffusion_example(texts[rng.randrange(len(texts))], rng, 0.4)
+        assert len({len(ids), len(tgt), len(wt), len(pos), len(kind), len(sid)}) == 1
+        canvas_at = {p for p, s in zip(pos, sid) if s < 0}
+        empty += 0 in canvas_at or max(pos) in canvas_at  # the prefix or the suffix is empty
+        for i, s in enumerate(sid):
+            if s < 0:  # a canvas position: a target exactly where the input is masked
+                assert (tgt[i] != -100) == (ids[i] == mcfg.mask_id) == (wt[i] > 0)
+            elif tgt[i] != -100:  # a stream position: the next token of the same stream
+                assert sid[i + 1] == s and tgt[i] == ids[i + 1]
+    assert empty > 0  # rows with an empty stream were among them
