@@ -23,7 +23,8 @@ language (`valid_infill_loss_<language>`); a run resumed under another config ke
 and takes the new shares and schedule from the step it is at.
 
 Devices and number formats: `--device cpu|cuda`, `--precision float32|bf16-mixed` (bfloat16
-autocast around the step; weights, optimizer and validation stay float32), `"compile": true` in
+autocast around the step; weights, optimizer and validation stay float32; on a CPU without native
+bf16 the run says so and trains in float32, many times faster there), `"compile": true` in
 the config for torch.compile of the loss (a compile that fails is reported and the run goes on
 without it). On CUDA AdamW is the fused kernel.
 
@@ -48,6 +49,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from engine.backends.base import cpu_has_native_bf16
 from engine.model import DiffusionCoder, ModelConfig, save_model
 from engine.train.data import ExampleMaker, Mixture, StepBatches, load_texts
 
@@ -156,7 +158,8 @@ def lr_at(step: int, cfg: TrainConfig, elapsed_s: float = 0.0, warm_s: float = 0
 
 def autocast(cfg: TrainConfig):
     """The training step's number format: bfloat16 autocast for "bf16-mixed" (about 1.6x faster per
-    step on this project's AVX512-BF16 CPU; the usual choice on CUDA), else a no-op context.
+    step on an AVX512-BF16 CPU; the usual choice on CUDA; `train` falls back to float32 on a CPU
+    without native bf16), else a no-op context.
     Validation always runs in float32 so that its losses stay comparable across runs."""
     return torch.autocast(device_type=torch.device(cfg.device).type, dtype=torch.bfloat16,
                           enabled=cfg.precision == "bf16-mixed")
@@ -287,6 +290,10 @@ def train(cfg: TrainConfig, out: Path, max_minutes: float | None = None, log=pri
     from tokenizers import Tokenizer
 
     out.mkdir(parents=True, exist_ok=True)
+    if cfg.precision == "bf16-mixed" and torch.device(cfg.device).type == "cpu" and not cpu_has_native_bf16():
+        log("precision bf16-mixed: this CPU has no native bfloat16 (AVX512-BF16 or AMX), where a bf16 "
+            "training step runs ~17x slower than float32 (BENCHMARKS.md, session 18); training in float32")
+        cfg.precision = "float32"
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)

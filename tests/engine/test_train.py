@@ -272,8 +272,11 @@ def _tiny_corpus(root: Path) -> Path:
 
 @pytest.mark.parametrize("causal_ar,precision", [(False, "float32"), (True, "float32"), (False, "bf16-mixed")],
                          ids=["diffusion", "ar-baseline", "diffusion-bf16-mixed"])
-def test_short_training_run_learns_and_resumes(tmp_path, causal_ar, precision):
+def test_short_training_run_learns_and_resumes(tmp_path, monkeypatch, causal_ar, precision):
+    from engine.train import train as train_mod
     from engine.train.train import TrainConfig, train
+
+    monkeypatch.setattr(train_mod, "cpu_has_native_bf16", lambda: True)  # the bf16 path, whatever this CPU
 
     cdir = _tiny_corpus(tmp_path / "corpus")
     weights = Path(corpus.__file__).parents[1] / "weights" / "tokenizer.json"
@@ -321,6 +324,25 @@ def test_training_in_language_shares_validates_each_language(tmp_path):
     cfg.languages = {"python": 0.5, "typescript": 0.5}  # no training files of it
     with pytest.raises(ValueError, match="no training files for typescript"):
         train(cfg, tmp_path / "run2", log=lambda *_: None)
+
+
+def test_bf16_mixed_on_a_cpu_without_native_bf16_trains_in_float32_and_says_so(tmp_path, monkeypatch):
+    from engine.train import train as train_mod
+    from engine.train.train import TrainConfig, train
+
+    monkeypatch.setattr(train_mod, "cpu_has_native_bf16", lambda: False)
+    seen = []
+    monkeypatch.setattr(train_mod, "autocast", lambda c: seen.append(c.precision) or torch.autocast("cpu", enabled=False))
+    cdir = _tiny_corpus(tmp_path / "corpus")
+    cfg = TrainConfig(model={"d_model": 32, "n_layers": 1, "n_heads": 2, "ffn_hidden": 64}, corpus=str(cdir),
+                      tokenizer=str(Path(corpus.__file__).parents[1] / "weights" / "tokenizer.json"),
+                      batch_size=2, seq_len=192, prefix_tokens=96, suffix_tokens=48, max_steps=2,
+                      eval_every=2, eval_batches=1, threads=1, precision="bf16-mixed")
+    logged = []
+    train(cfg, tmp_path / "run", log=logged.append)
+    assert any("no native bfloat16" in m and "training in float32" in m for m in logged), logged
+    assert seen and set(seen) == {"float32"}
+    assert json.loads((tmp_path / "run" / "train_config.json").read_text())["precision"] == "float32"
 
 
 def test_bf16_mixed_step_matches_float32_and_unknown_precisions_are_refused(tmp_path):
