@@ -241,17 +241,22 @@ class DiffusionCoder(nn.Module):
         in float32); a step is ~1.2x faster (BENCHMARKS.md, "Session 10"). `rows` is the typical row count (a layout hint only). The
         copies are a snapshot: call again after the weights change (training never uses them:
         they serve only calls made without gradients). False, and nothing packed, off a CPU, in
-        float16, or where this PyTorch build lacks oneDNN's packed linear."""
+        float16, where this PyTorch build lacks oneDNN's packed linear, or where oneDNN refuses the
+        format on this CPU (bfloat16 on an AVX2-only CPU)."""
         ops = _mkldnn_linear()
         w = self.embed.weight
         if ops is None or w.device.type != "cpu" or w.dtype not in (torch.float32, torch.bfloat16) \
                 or not torch.backends.mkldnn.is_available():
             self.unpack()
             return False
-        with torch.no_grad():
-            for block in self.blocks:
-                block.packed = {k: ops[1](block.weight(k).contiguous(), rows) for k in block.MATRICES}
-            self.packed = ops[1](w, rows)
+        try:
+            with torch.no_grad():
+                for block in self.blocks:
+                    block.packed = {k: ops[1](block.weight(k).contiguous(), rows) for k in block.MATRICES}
+                self.packed = ops[1](w, rows)
+        except RuntimeError:  # oneDNN refuses the layout on this CPU (bf16 without AVX-512 / AVX-NE-CONVERT)
+            self.unpack()
+            return False
         return True
 
     def unpack(self) -> None:
