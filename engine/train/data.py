@@ -132,6 +132,9 @@ class ExampleMaker:
                  aux_weight: float = 0.5, aux_fraction: float = 1.0, fixed_len: bool = False, with_mask: bool = True,
                  canvas_copies: int = 1):
         self.cfg, self.tok, self.seq_len = cfg, tokenizer, seq_len
+        # source text that spells a special token (`<|mask|>` in engine/train/tokenizer.py) is text:
+        # encoded as the special id it would put a mask with no target in a canvas
+        self.tok.encode_special_tokens = True
         # canvas_copies K > 1: a row holds its canvases K times, each copy masked at its own noise
         # level (t, t + 1/K, ... mod 1) and weighted 1/K, each copy seeing the context and its own
         # canvases only. The context costs the same once; the infill signal per row grows (the
