@@ -22,7 +22,11 @@ def load_tokenizer(folder: Path):
     path = Path(folder) / "tokenizer.json"
     if not path.exists():
         raise FileNotFoundError(f"no tokenizer.json in {folder}")
-    return Tokenizer.from_file(str(path))
+    tok = Tokenizer.from_file(str(path))
+    # a document that spells a special token (`<|mask|>` in code about models) is text: encoded as
+    # the special id it would put a mask or separator in the context
+    tok.encode_special_tokens = True
+    return tok
 
 
 class NativeBackend(Backend):

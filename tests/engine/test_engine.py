@@ -414,3 +414,14 @@ def test_packed_weights_give_the_same_numbers_and_stay_out_of_training():
     assert model.blocks[0].qkv.weight.grad is not None and model.embed.weight.grad is not None
     half = NativeBackend.tiny_random(torch.device("cpu"), dtype="float16")
     assert half.model.packed is None and "packed" not in half.info.extra  # oneDNN packs float32/bfloat16 only
+
+
+def test_text_that_spells_a_special_token_is_encoded_as_text():
+    """A document about models may contain `<|mask|>`: the context must hold those characters,
+    not the mask the model fills."""
+    from engine.backends.native import NativeBackend
+
+    backend = NativeBackend.tiny_random(torch.device("cpu"))
+    ids = backend.encode("x = '<|mask|>'\n")
+    assert backend.mask_id not in ids and not (set(ids) & set(backend.eom_ids))
+    assert backend.tok.decode(ids) == "x = '<|mask|>'\n"
