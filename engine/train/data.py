@@ -149,6 +149,12 @@ class ExampleMaker:
         # about as much as the rest of the network
         self.aux_fraction = aux_fraction
 
+    def __setstate__(self, state: dict) -> None:
+        # a Tokenizer pickles as its JSON, which leaves encode_special_tokens out: a loader worker
+        # started by spawn or forkserver would read `<|mask|>` in a file as the mask again
+        self.__dict__.update(state)
+        self.tok.encode_special_tokens = True
+
     def encode(self, texts: list[str]) -> list[list[int]]:
         return [e.ids for e in self.tok.encode_batch(texts)] if texts else []
 

@@ -326,6 +326,24 @@ def test_training_in_language_shares_validates_each_language(tmp_path):
         train(cfg, tmp_path / "run2", log=lambda *_: None)
 
 
+def test_text_that_spells_a_special_token_stays_text_in_training_rows_and_in_loader_workers():
+    import pickle
+
+    from tokenizers import Tokenizer
+
+    from engine.model import ModelConfig
+    from engine.train.data import ExampleMaker
+
+    tok = Tokenizer.from_file(str(Path(corpus.__file__).parents[1] / "weights" / "tokenizer.json"))
+    mcfg = ModelConfig.from_dict({"d_model": 32, "n_layers": 1, "n_heads": 2, "ffn_hidden": 64})
+    maker = ExampleMaker(mcfg, tok, 192, 96, 48)
+    mask = tok.token_to_id("<|mask|>")
+    # a worker process gets the maker pickled (spawn, forkserver), and a Tokenizer pickles without the flag
+    for m in (maker, pickle.loads(pickle.dumps(maker))):
+        (ids,) = m.encode(["MASK = '<|mask|>'\n"])
+        assert mask not in ids and tok.decode(ids) == "MASK = '<|mask|>'\n"
+
+
 def test_bf16_mixed_on_a_cpu_without_native_bf16_trains_in_float32_and_says_so(tmp_path, monkeypatch):
     from engine.train import train as train_mod
     from engine.train.train import TrainConfig, train
