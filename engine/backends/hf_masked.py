@@ -106,7 +106,9 @@ class HFTokens:
         self._texts: list[str] | None = None
 
     def encode(self, text: str) -> list[int]:
-        return self.tok.encode(text, add_special_tokens=False) if text else []
+        # text that spells a special token (`<mask>` in code about models) stays text, as in
+        # engine/backends/native.py's load_tokenizer
+        return self.tok.encode(text, add_special_tokens=False, split_special_tokens=True) if text else []
 
     def decode(self, ids: list[int]) -> str:
         return self.tok.decode([i for i in ids if i < len(self.tok)], skip_special_tokens=False,

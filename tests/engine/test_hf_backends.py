@@ -101,6 +101,14 @@ def test_bert_folder_infills(bert_dir):
     assert len(eng.backend.encode(res.fills[0])) <= 8 + 2
 
 
+def test_text_that_spells_a_special_token_is_encoded_as_text(bert_dir, dg_dir):
+    for folder in (bert_dir, dg_dir):
+        backend = load_engine(str(folder)).backend
+        ids = backend.encode("x = '<|mask|>' + '<|pad|>'\n")
+        assert not {backend.mask_id, *backend.eom_ids} & set(ids)
+        assert backend.decode(ids) == "x = '<|mask|>' + '<|pad|>'\n"
+
+
 def test_exact_step_is_the_model_on_the_whole_document(bert_dir):
     b = load_engine(str(bert_dir)).backend
     lay = _layout(b, ["x = ", "\ny = ", "\n"], [8, 8])
