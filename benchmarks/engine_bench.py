@@ -77,6 +77,9 @@ def cut(engine, text: str, r: int, prefix_tokens: int = PREFIX_TOKENS,
     prefix = context_of(engine, "".join(lines[start:]), prefix_tokens)
     rest = "".join(lines[start:])[len(prefix):]
     line_end = rest.find("\n") + 1
+    while line_end and not rest[:line_end].strip():  # a blank line is no hole: it joins the prefix
+        prefix, rest = prefix + rest[:line_end], rest[line_end:]
+        line_end = rest.find("\n") + 1
     suffix = context_of(engine, rest[line_end:], suffix_tokens)
     indent = rest[: len(rest[:line_end]) - len(rest[:line_end].lstrip())]
     return prefix + indent, rest[len(indent):line_end], suffix
