@@ -39,11 +39,13 @@ def parse_variant(text: str) -> tuple[str, dict]:
 
 
 def set_sampler(engine, fields: dict) -> None:
-    """SamplerConfig fields over the engine's defaults (the backend's); an unknown field exits."""
-    for key, value in fields.items():
-        if not hasattr(engine.sampler, key):
-            raise SystemExit(f"unknown sampler field {key!r}")
-        setattr(engine.sampler, key, value)
+    """SamplerConfig fields over the engine's defaults (the backend's); a bad field exits."""
+    from engine.sampler import with_fields
+
+    try:
+        engine.sampler = with_fields(engine.sampler, fields)
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 def run_variant(model: str, fields: dict, problems, subset: str) -> dict:

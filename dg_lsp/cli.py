@@ -86,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--postprocess", action="store_true", help="pass fills through the server's post-processing")
     ev.add_argument("--workers", type=int, default=2, help="test programs run in parallel")
     ev.add_argument("--defer-tests", action="store_true", help="fill everything first, then run the tests")
+    ev.add_argument("--sampler", action="append", default=[], metavar="KEY=VALUE", type=key_value,
+                    help="a decoding setting over the model's defaults (a SamplerConfig field in "
+                         "engine/sampler.py, e.g. syntax_retries=0); repeatable")
     _add_engine_args(ev)
 
     bench = sub.add_parser("bench", help="engine benchmarks (see benchmarks/ for the full set)")

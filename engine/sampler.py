@@ -76,6 +76,29 @@ class SamplerConfig:
             raise ValueError(f"sampler fallback {self.fallback!r}: expected 'confident' or 'leftmost'")
 
 
+def with_fields(cfg: SamplerConfig, fields: dict) -> SamplerConfig:
+    """A copy of `cfg` with `fields` replaced (`dg-lsp eval --sampler`, the benchmarks' variants).
+    ValueError names a field SamplerConfig does not have, or a value of another type than the
+    field's (an int is a float's value; a bool is no int's), or one the config refuses."""
+    merged = dict(cfg.__dict__)
+    for key, value in fields.items():
+        if key not in merged:
+            known = ", ".join(sorted(merged))
+            raise ValueError(f"unknown sampler field {key!r} (fields: {known})")
+        default = merged[key]
+        if isinstance(default, bool):
+            ok = isinstance(value, bool)
+        elif isinstance(default, float):
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+            value = float(value) if ok else value
+        else:
+            ok = isinstance(value, type(default)) and not isinstance(value, bool)
+        if not ok:
+            raise ValueError(f"sampler field {key!r} takes a {type(default).__name__}, got {value!r}")
+        merged[key] = value
+    return SamplerConfig(**merged)
+
+
 @dataclass
 class CanvasState:
     tokens: torch.Tensor  # [B, C] committed token (garbage where not committed)

@@ -46,6 +46,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=None, help="sampling seed for alternatives (default 0)")
     parser.add_argument("--rule", choices=["threshold", "topk", "entropy"], default=None)
     parser.add_argument("--threshold", type=float, default=None)
+    from dg_lsp.cli import key_value
+
+    parser.add_argument("--sampler", action="append", default=None, metavar="KEY=VALUE", type=key_value,
+                        help="a decoding setting over the model's defaults (a SamplerConfig field), e.g. "
+                             "syntax_retries=0; repeatable")
 
 
 def _opt(args: argparse.Namespace, name: str, default: Any) -> Any:
@@ -62,6 +67,13 @@ def _filler(args: argparse.Namespace, subset: str, max_tokens: int) -> tuple[Fil
 
     engine = load_engine(args.model, device=args.device, trust_remote_code=getattr(args, "trust_remote_code", False),
                          **model_options(args))
+    sampler = dict(_opt(args, "sampler", []))
+    if sampler:
+        from engine.sampler import with_fields
+
+        if not hasattr(engine, "sampler"):
+            raise ValueError(f"--sampler: model {args.model!r} is not decoded by the diffusion sampler")
+        engine.sampler = with_fields(engine.sampler, sampler)
     fill = engine_filler(engine, single_line=subset == "single-line", max_tokens=max_tokens,
                          candidates=args.candidates, seed=_opt(args, "seed", 0), rule=getattr(args, "rule", None),
                          threshold=getattr(args, "threshold", None))
@@ -88,6 +100,15 @@ def run_eval(args: argparse.Namespace, *, fill: FillFn | None = None) -> int:
             return 2
         problems = typed_problems(problems, typed)
     max_tokens = _opt(args, "max_tokens", DEFAULT_MAX_TOKENS[subset])
+    sampler = dict(_opt(args, "sampler", []))
+    if sampler:  # checked before a model is loaded: a typo fails at once
+        from engine.sampler import SamplerConfig, with_fields
+
+        try:
+            with_fields(SamplerConfig(), sampler)
+        except ValueError as exc:
+            print(f"dg-lsp eval: --sampler: {exc}", file=sys.stderr)
+            return 2
     start = time.perf_counter()
     injected = None if fill is None else getattr(fill, "__name__", "custom")
     if fill is None:
@@ -114,6 +135,7 @@ def run_eval(args: argparse.Namespace, *, fill: FillFn | None = None) -> int:
     report: dict[str, Any] = {"benchmark": "humaneval-infilling", "subset": subset, "model": model}
     report.update(summarise(results, args.candidates))
     report.update({"spread": bool(getattr(args, "spread", False)), "typed": typed, "max_tokens": max_tokens,
+                   "sampler": sampler,
                    "postprocess": postprocess, "timeout_s": args.timeout,
                    "load_s": round(load_s, 3), "wall_s": round(wall_s, 3), "engine": engine_info,
                    "sandbox": {"memory_mb": sandbox.memory_mb, "network_namespace": netns_available()}})

@@ -71,6 +71,8 @@ def table(report: dict[str, Any]) -> str:
               "errors": "engine errors", "timeouts": "test timeouts"}
     head = (f"humaneval-infilling {report['subset']} · model {report['model']} · n={report['n']} "
             f"· candidates={report['candidates']}")
+    if report.get("sampler"):
+        head += " · sampler " + ", ".join(f"{k}={v}" for k, v in report["sampler"].items())
     rows = [(labels.get(k, k), _fmt(report.get(k))) for k in keys]
     width = max(len(label) for label, _ in rows)
     lines = [head, "-" * len(head)] + [f"{label:<{width}}  {value:>10}" for label, value in rows]

@@ -105,3 +105,36 @@ def test_a_run_where_every_fill_failed_exits_1_and_says_why(capsys):
     assert report["errors"] == 2 and report["pass@1"] == 0.0
     assert "2 of 2 fills failed" in captured.err and "CUDA out of memory" in captured.err
     assert "tested 2/2" in captured.err  # failed fills settle the progress count too
+
+
+def test_sampler_settings_reach_the_engine_and_a_bad_one_fails_before_any_model_loads(monkeypatch, capsys):
+    import dg_lsp.evaluation as evaluation
+    import engine.api
+
+    seen = {}
+    real = evaluation.engine_filler
+
+    def spy(engine, **kwargs):
+        seen["sampler"] = engine.sampler
+        return real(engine, **kwargs)
+
+    monkeypatch.setattr(evaluation, "engine_filler", spy)
+    args = _args("--limit", "1", "--model", "random:tiny", "--device", "cpu", "--json",
+                 "--sampler", "syntax_retries=0", "--sampler", "threshold=1")
+    assert run_eval(args) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["sampler"] == {"syntax_retries": 0, "threshold": 1}
+    cfg = seen["sampler"]
+    assert cfg.syntax_retries == 0 and cfg.threshold == 1.0 and isinstance(cfg.threshold, float)
+    assert cfg.fallback == "leftmost" and cfg.end_run_conf == 0.7  # the rest stays the backend's defaults
+
+    def no_load(*a, **k):
+        raise AssertionError("a model was loaded for a bad --sampler")
+
+    monkeypatch.setattr(engine.api, "load_engine", no_load)
+    for bad, message in (("syntax_retry=0", "unknown sampler field 'syntax_retry'"),
+                         ("end_run=1", "'end_run' takes a bool"),
+                         ("max_steps=2.5", "'max_steps' takes a int"),
+                         ("fallback=sideways", "expected 'confident' or 'leftmost'")):
+        assert run_eval(_args("--limit", "1", "--model", "random:tiny", "--sampler", bad)) == 2
+        assert message in capsys.readouterr().err, bad
