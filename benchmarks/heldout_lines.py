@@ -1,7 +1,7 @@
 """Per-language line infilling on held-out packages: the metric HumanEval (Python only) cannot give.
 
     python -m benchmarks.heldout_lines [--corpus runs/corpus3] [--model DIR] [--per-language 200]
-        [--languages python javascript typescript] [--typed word] [--samples S.jsonl]
+        [--languages python javascript typescript] [--typed word] [--samples S.jsonl] [--sampler KEY=VALUE ...]
 
 From the corpus's validation split (whole packages never trained on: corpus.py's `--holdout`), it
 takes files that tree-sitter parses without an error and, deterministically, lines of code in them
@@ -110,12 +110,19 @@ def main() -> None:
                     help="the line's indentation or first word already typed")
     ap.add_argument("--samples", type=Path, default=None, help="write every fill here (JSON lines)")
     ap.add_argument("--no-loss", action="store_true", help="skip the held-out infill loss")
+    from dg_lsp.cli import key_value
+
+    ap.add_argument("--sampler", action="append", default=[], metavar="KEY=VALUE", type=key_value,
+                    help="a SamplerConfig field over the model's defaults, e.g. syntax_retries=0; repeatable")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     valid = args.corpus / "valid.jsonl.gz"
     if not valid.exists():
         raise SystemExit(f"{valid} not found: build the corpus first (README, 'Training')")
     engine = load_engine(str(args.model))
+    from benchmarks.sampler_variants import set_sampler
+
+    set_sampler(engine, dict(args.sampler))
     losses: dict[str, float] = {}
     if not args.no_loss:  # the training layout's defaults, this corpus's held-out files, 8 batches
         from engine.train.train import TrainConfig
@@ -123,7 +130,8 @@ def main() -> None:
         cfg = TrainConfig(corpus=str(args.corpus), eval_batches=8)
         losses = dict(zip(args.languages, infill_losses(args.model, cfg, args.languages)))
     print(f"held-out lines of {args.corpus} ({args.model}), "
-          f"{f'typed up to {args.typed}' if args.typed else 'whole-line holes'}, greedy, one candidate\n")
+          f"{f'typed up to {args.typed}' if args.typed else 'whole-line holes'}, greedy, one candidate"
+          + "".join(f", {k}={v}" for k, v in args.sampler) + "\n")
     print("| language | lines | exact | edit similarity | parses | held-out infill loss | p50 ms |")
     print("|---|---|---|---|---|---|---|")
     out = open(args.samples, "w") if args.samples else None
