@@ -28,7 +28,7 @@ from engine.api import CancelToken, Candidate, Hole, InfillError, InfillRequest,
 from engine.backends.base import Backend
 from engine.canvas import Layout, budget_streams, cap_bucket, first_bucket, next_bucket
 from engine.sampler import CanvasState, SamplerConfig, denoise
-from engine.syntax import SyntaxGuard, Verdict
+from engine.syntax import NextLine, SyntaxGuard, Verdict
 
 _WORD_END = re.compile(r"[A-Za-z0-9_]\Z")
 _FIRST_WORD = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)")
@@ -313,6 +313,140 @@ class Engine:
                 reopened |= take_back(row, i, sl, w, banned, heal)
         return reopened
 
+    def _last_resort(self, rows: dict[int, Verdict], state: CanvasState, layout: Layout, leads: list[Lead],
+                     ended: torch.Tensor, bans: dict[tuple[int, int], torch.Tensor], guard: SyntaxGuard) -> bool:
+        """The syntax guard's last resort, for `rows` (row -> its `Verdict` from `judge(..., plan=True)`)
+        whose canvas would be handed back with a document that does not parse: each multi-line
+        fill the suffix cannot follow goes on with the line the suffix needs (`Verdict.lines`,
+        `_go_on`), and one whose later line holds the error is taken back there, the lines above it
+        kept (`Verdict.starts`): a line that stopped unfinished (a header without its colon) is
+        written on from its end, a newline forbidden there; any other is written again from its
+        first word, that word forbidden there; an end, a blank token or a comment is forbidden
+        either way. `ended` [B, C] marks positions holding an end. Returns
+        whether anything was reopened."""
+        texts = self.backend.token_texts()
+        quiet = self._idle_tokens.clone()
+        quiet[self._eom] = True
+        reopened = False
+        for row, verdict in rows.items():
+            lines, starts = dict(verdict.lines), {i: (off, on) for i, off, on in verdict.starts}
+            for i, (sl, lead) in enumerate(zip(layout.hole_slices(), leads)):
+                at = ended[row, sl].nonzero()
+                end = int(at[0]) if len(at) else sl.stop - sl.start
+                ids = state.tokens[row, sl].tolist()
+                if i in lines and i not in starts:
+                    reopened |= self._go_on(row, i, sl, ids, end, lead, lines[i], state, bans, guard, quiet)
+                elif i in starts:
+                    offset, write_on = starts[i]
+                    k = self._token_at([texts[t] for t in ids[:end]], len(lead.text) + offset)
+                    if k is None and write_on and end + 2 <= sl.stop - sl.start:
+                        k = end  # the line stopped where the fill did: on from there
+                    if k is None or k < len(lead.pinned):
+                        continue
+                    banned = quiet | self._newline_tokens if write_on else quiet.clone()
+                    banned[ids[k]] = True
+                    if self._constrain(row, i, k, ~banned, bans, state.tokens.shape[0]):
+                        state.committed[row, sl.start + k:sl.stop] = False
+                        state.logp[row, sl.start + k:sl.stop] = 0.0
+                        reopened = True
+        return reopened
+
+    def _constrain(self, row: int, i: int, pos: int, allowed: torch.Tensor,
+                   bans: dict[tuple[int, int], torch.Tensor], rows: int) -> bool:
+        """Allow only `allowed` ([V]) at offset `pos` of hole `i` in `row`, keeping what was forbidden
+        there before (a line written again must not come back as it was) unless nothing would be
+        left, and lift the row's bans further right in the hole (they were about the text that is
+        being rewritten). False, changing nothing, where `allowed` is empty."""
+        if not bool(allowed.any()):
+            return False
+        kept = bans.setdefault((i, pos), torch.ones(rows, self.backend.vocab_size, dtype=torch.bool,
+                                                    device=allowed.device))
+        kept[row] = allowed & kept[row] if bool((allowed & kept[row]).any()) else allowed
+        for (h, off), other in bans.items():
+            if h == i and off > pos:
+                other[row] = True
+        return True
+
+    @property
+    def _word_tokens(self) -> torch.Tensor:
+        """[V] bool: tokens that start with a letter or an underscore (a line's first word at column 0)."""
+        if not hasattr(self, "_words"):
+            self._words = torch.tensor([bool(re.match(r"[A-Za-z_]", t)) for t in self.backend.token_texts()],
+                                       device=self.backend.device)
+        return self._words
+
+    def _go_on(self, row: int, i: int, sl: slice, ids: list[int], end: int, lead: Lead, nxt: NextLine,
+               state: CanvasState, bans: dict[tuple[int, int], torch.Tensor], guard: SyntaxGuard,
+               quiet: torch.Tensor) -> bool:
+        """Multi-line hole `i` of `row`, whose fill (canvas tokens `ids`, ending at offset `end`, after
+        the hole's `lead`) the suffix cannot follow, goes on with the line the suffix needs
+        (`SyntaxGuard.next_line`): its newline and indentation are committed after the fill (in this
+        tokenizer a newline and the next line's indentation but its last space are one token, so
+        the fill's own last newline token is taken back and written again with them), the rest of
+        the hole is reopened, and the model writes the line's first word where that last space
+        leads, a block keyword where the line must open a block, none where it must not, one of
+        `nxt.words` where the suffix continues it with a clause, the closing brackets where it ends
+        a literal (`nxt.close`); the rest of the line is the model's. Where the fill's last line is
+        what must become a header (`nxt.rewrite`), that line is written again from its first word
+        instead, as a header and not the word it had. Where a bracket the fill opened is still open
+        it just writes on from `end`. `quiet` (ends, blank tokens, comments) is forbidden at the
+        first word, as where a fill is continued elsewhere. False where the canvas has no room or
+        no token qualifies."""
+        B = state.tokens.shape[0]
+        texts = self.backend.token_texts()
+        start = len(lead.pinned)
+        allowed = ~quiet
+        if nxt.rewrite is not None:  # its last line, again, from its first word
+            at = self._token_at([texts[t] for t in ids[:end]], len(lead.text) + nxt.rewrite)
+            if at is None or at < start:
+                return False
+            pinned, word = [], texts[ids[at]]
+            ws = word[:len(word) - len(word.lstrip())]  # the indentation's last space, in the word's token
+            first = self._heal_mask(ws) if ws else self._word_tokens
+            if first is None:
+                return False
+            allowed = allowed & first & self._header_tokens(nxt.words or guard.headers)
+            allowed[ids[at]] = False
+        elif nxt.indent is None:
+            at, pinned = end, []
+        else:
+            at, newline = end, ""
+            if end > start:  # the new line starts after the fill's, whose newline may be the text's
+                last = texts[ids[end - 1]]
+                if last.strip() or "\n" not in last:
+                    newline = "\n"
+                else:
+                    at, newline = end - 1, last[:last.rindex("\n") + 1]
+            text = newline + nxt.indent[:-1]
+            pinned = self.backend.encode(text) if text else []
+            if self.backend.decode(pinned) != text:
+                return False
+            if nxt.close:  # the line's first token starts with the closers (` }`, `}`)
+                first = self._heal_mask(nxt.indent[-1:] + nxt.close)
+            else:
+                first = self._heal_mask(nxt.indent[-1]) if nxt.indent else self._word_tokens
+            if first is None:
+                return False
+            allowed = allowed & first
+            headers = self._header_tokens(guard.headers)
+            if nxt.header is True:
+                allowed = allowed & headers
+            elif nxt.header is False:
+                allowed = allowed & ~headers
+            if nxt.words:
+                allowed = allowed & self._header_tokens(nxt.words)
+        pos = at + len(pinned)
+        if pos + 2 > sl.stop - sl.start or not self._constrain(row, i, pos, allowed, bans, B):
+            return False
+        lo = sl.start + at
+        if pinned:
+            state.tokens[row, lo:lo + len(pinned)] = torch.tensor(pinned, device=state.tokens.device)
+            state.committed[row, lo:lo + len(pinned)] = True
+            state.logp[row, lo:lo + len(pinned)] = 0.0
+        state.committed[row, sl.start + pos:sl.stop] = False
+        state.logp[row, sl.start + pos:sl.stop] = 0.0
+        return True
+
     @staticmethod
     def _token_at(pieces: list[str], char: int) -> int | None:
         """The index of the piece (a canvas token's text) that holds character `char` of their
@@ -386,6 +520,8 @@ class Engine:
         bans: dict[tuple[int, int], torch.Tensor] = {}  # (hole, offset in it) -> [B, V] tokens allowed there
         continued: dict[tuple[int, int], int] = {}  # (row, hole) -> times continued in a row
         nfe, tried = 0, []  # tried: the guard's rejected canvases, (the guard's keys per row, state, layout)
+        resort: list | None = None  # the last resort's canvases, once it has begun (same shape)
+        resort_budget = 0
         while True:
             line_end = self._line_end(layout, holes)
             nfe += denoise(lambda x, cols=None: self.backend.step(ctx, x, layout, cols), state, layout.hole_index(dev),
@@ -404,6 +540,16 @@ class Engine:
                 return state, layout, nfe
             # The syntax guard, on a finished canvas (engine/syntax.py).
             fills = [self._decode(state, layout, holes, leads, r).fills for r in range(B)]
+            if resort is not None:  # the last resort's rounds: see below
+                verdicts = [guard.judge(f, plan=True) for f in fills]
+                errs = [(v.broken, v.key[2]) for v in verdicts]
+                rows = {r: v for r, v in enumerate(verdicts) if v.broken and (v.lines or v.starts)}
+                if rows and len(resort) <= cfg.syntax_lines and nfe < resort_budget:
+                    resort.append((errs, state.clone(), layout))
+                    if self._last_resort(rows, state, layout, leads, ended, bans, guard):
+                        continue
+                _, state, layout = min(resort + [(errs, state, layout)], key=lambda t: t[0])
+                return state, layout, nfe
             verdicts = [guard.judge(f) for f in fills]
             bad = {r: v for r, v in enumerate(verdicts) if v.faulty}
             errs = [v.key for v in verdicts]
@@ -417,6 +563,23 @@ class Engine:
             # where this one has an error the guard put elsewhere — the earliest on ties (min keeps
             # the first of equals)
             _, state, layout = min(tried + [(errs, state, layout)], key=lambda t: t[0])
+            if cfg.syntax_lines > 0 and any(not h.single_line for h in holes):
+                # The last resort: a canvas handed back with a document that does not parse, where a
+                # multi-line fill stops short of what the suffix needs (`SyntaxGuard.next_line`), goes
+                # on a line at a time, for at most `syntax_lines` rounds and `syntax_pass_budget`
+                # more passes; the first canvas that parses is kept, else the one handed back
+                # before. Canvases that parse are never touched, so no fill that passed changes.
+                fills = [self._decode(state, layout, holes, leads, r).fills for r in range(B)]
+                verdicts = [guard.judge(f, plan=True) for f in fills]
+                rows = {r: v for r, v in enumerate(verdicts) if v.broken and (v.lines or v.starts)}
+                if rows:
+                    resort = [([(v.broken, v.key[2]) for v in verdicts], state, layout)]
+                    resort_budget = nfe + cfg.syntax_pass_budget
+                    state = state.clone()
+                    ended = self._ended(state.tokens, self._line_end(layout, holes))
+                    if self._last_resort(rows, state, layout, leads, ended, bans, guard):
+                        continue
+                    state = resort[0][1]
             return state, layout, nfe
 
     def _grow(self, state: CanvasState, layout: Layout, grow: list[int], ended: torch.Tensor) -> tuple[CanvasState, Layout]:

@@ -68,6 +68,9 @@ class SamplerConfig:
     name_guard: bool = True  # the guard also rejects a Python fill that reads a name defined nowhere
     syntax_pass_budget: int = 64  # the guard reopens only while the request has used fewer passes:
     # a long fill written a token per pass would otherwise cost (1 + retries) times its passes
+    syntax_lines: int = 0  # the guard's last resort: lines a multi-line Python fill that leaves the
+    # document broken may go on with, towards the levels the suffix needs (engine/runtime.py,
+    # `Engine._last_resort`), within `syntax_pass_budget` more passes; 0 = off
     fallback: str = "confident"  # a step that passes no threshold commits the row's most "confident"
     # position, or the "leftmost" open position of each hole (see the module docstring)
 

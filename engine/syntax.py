@@ -50,6 +50,21 @@ that parse, and no canonical solution (BENCHMARKS.md, "Session 11"). A fill with
 between a clean one and one the parse blames (`Verdict.key`), so the fallback prefers it to a broken
 one.
 
+The last resort (`next_line`, `Engine._last_resort` in engine/runtime.py), for a multi-line Python
+fill that the guard's rules would hand back with the document broken. The model writes one line where
+a block belongs (`    for c in s:` over a suffix that goes on at two levels deeper, then `elif`),
+and rewriting its first word does not give it the lines it left out. What the suffix needs of the
+fill can be read off it: the levels it returns to that none of its own lines opens must be open
+when it starts (`needs`), and the fill's end leaves some open (`outline`). Where they differ, the
+fill goes on a line at a time: the newline and indentation of the line the suffix needs are
+committed (grammar-constrained decoding: they are the only ones that can work), and its first word
+is held to what that line must be — a block header where a level must open (an `if` where the
+suffix continues with `elif`, an `except` where it leaves a `try:` block), no header where it must
+not; a closing bracket under its statement where the fill is inside a literal the suffix does not
+close. The model writes the rest of each line. A line it leaves unfinished is written on, one it
+breaks is written again. This runs only once the guard is done, and only on a canvas whose document
+does not parse, so no fill that parsed before changes (BENCHMARKS.md, "Session 20").
+
 In an indentation language the next line's indentation also tells what kind of line a single-line
 hole holds: a deeper next line means it opens a block, any other means it must not. A bad fill of
 the wrong kind is reopened with the whole kind forbidden at its first word — every block keyword, or
@@ -60,16 +75,27 @@ from __future__ import annotations
 
 import ast
 import builtins
+import io
 import re
+import tokenize
 from typing import Any, NamedTuple
 
 MAX_CHARS = 200_000  # a bigger document is not guarded: a parse per check would cost too much
 PROBE_CHARS = 40_000  # a bigger one is not probed with stand-in lines (`SyntaxGuard._probe`)
 _TRY = re.compile(r"\s*try\s*:")
+_FIRST_WORD = re.compile(r"\s*([A-Za-z_]\w*)")
 # Stand-ins for a Python line, one of each kind a line can be: what the probe puts in a hole to learn
 # whether any line there, at an indentation, would let the document parse.
 STAND_INS = ("pass", "if True:", "else:", "except Exception:")
 # Names a Python module can read without defining them (`_undefined`).
+# A clause line continues the statement before it at its level: where the suffix has one at a level the
+# fill must open a block at, the fill's header there must be a statement the clause can follow (the
+# header starts its block, so `elif` cannot be it; `else` may follow a loop too, but after `if` most often).
+CLAUSES = {"elif": frozenset({"if"}), "else": frozenset({"if"}), "except": frozenset({"try"}),
+           "finally": frozenset({"try"})}
+# The statements a clause may continue (`while … else:` is Python too).
+FOLLOWS = {"elif": frozenset({"if", "elif"}), "else": frozenset({"if", "elif", "for", "while", "try", "except"}),
+           "except": frozenset({"try", "except"}), "finally": frozenset({"try", "except", "else"})}
 KNOWN_NAMES = frozenset(dir(builtins)) | {"__file__", "__name__", "__doc__", "__spec__", "__loader__", "__package__",
                                           "__builtins__", "__path__", "__cached__", "__annotations__", "__class__"}
 
@@ -83,6 +109,124 @@ class Verdict(NamedTuple):
     indent: tuple[int, ...]  # faulty holes whose own indentation is what is wrong
     ends: tuple[int, ...] = ()  # faulty holes to continue where their fill ended (`Engine._reopen`)
     names: tuple[tuple[int, int], ...] = ()  # (hole, offset in its fill) of a name defined nowhere (`_undefined`)
+    # The last resort's (`Engine._denoise`), for a canvas the guard would otherwise hand back broken:
+    lines: tuple[tuple[int, "NextLine"], ...] = ()  # (hole, the line it must go on with) (`SyntaxGuard.next_line`)
+    starts: tuple[tuple[int, int, bool], ...] = ()  # a later line of a multi-line fill that holds the
+    # error: (hole, offset in its fill, whether to write on there) — at its first word, written again
+    # from there; at its end where it stopped unfinished, written on; the lines above it kept
+    broken: bool = False  # the document does not parse (Python), or has more errors than with the holes empty
+
+
+class NextLine(NamedTuple):
+    """What a multi-line fill must write next so that the suffix fits after it (`SyntaxGuard.next_line`)."""
+
+    indent: str | None  # the next line's indentation; None: write on, no new line (a bracket is open)
+    header: bool | None = None  # it must open a block (True) or must not (False)
+    words: frozenset[str] | None = None  # its first word is one of these (the suffix has an `elif` or
+    # `except` at its level)
+    rewrite: int | None = None  # the fill's last line is at the level but is no block header: it is
+    # written again from its first word (this offset in the fill), as a header, instead
+    close: str = ""  # the line starts with these closing brackets (a literal the fill must end)
+
+
+class Outline(NamedTuple):
+    """The block structure at the end of some Python text (`outline`)."""
+
+    stack: tuple[int, ...]  # the indentation levels open, outermost (0) first
+    header: bool  # the last logical line ends with a colon: a deeper block must follow
+    closers: str  # what closes the brackets open at the end, innermost first (`}`, `])`)
+    words: tuple[str, ...] = ()  # per level, the first word of its last logical line (below the top:
+    # the header whose block is open)
+
+
+def _logical(text: str) -> tuple[list[tuple[int, int, str, bool]], str] | None:
+    """Each logical line of Python `text` that holds code: (its first physical line's index, its
+    indentation in columns, its first token, whether it ends with a colon), and what closes the
+    brackets still open at the end (`}`, `])`). The text is tokenized with every line's indentation
+    taken off, so a level that does not match (a suffix read on its own, a fill's slip) is no
+    tokenizer error: the caller reads the indentation. None for tab indentation or text that does
+    not tokenize (a string left open)."""
+    lines = text.split("\n")
+    if any(line[:len(line) - len(line.lstrip())].count("\t") for line in lines):
+        return None
+    out: list[tuple[int, int, str, bool]] = []
+    opened, start, last = [], True, ""
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO("\n".join(line.lstrip(" ") for line in lines)).readline):
+            if tok.type in (tokenize.NL, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER):
+                continue
+            if tok.type == tokenize.NEWLINE:
+                if out and not start:
+                    out[-1] = out[-1][:3] + (last == ":",)
+                start = True
+                continue
+            if start:
+                row = tok.start[0] - 1
+                out.append((row, len(lines[row]) - len(lines[row].lstrip(" ")), tok.string, False))
+                start = False
+            if tok.type == tokenize.OP and tok.string in "([{":
+                opened.append(tok.string)
+            elif tok.type == tokenize.OP and tok.string in ")]}" and opened:
+                opened.pop()
+            last = tok.string
+    except tokenize.TokenError as exc:
+        if "string" in str(exc):
+            return None
+        if out and not start:  # (a bracket open at the end: the line goes on)
+            out[-1] = out[-1][:3] + (last == ":",)
+    except (SyntaxError, ValueError):
+        return None
+    return out, "".join({"(": ")", "[": "]", "{": "}"}[b] for b in reversed(opened))
+
+
+def outline(text: str) -> Outline | None:
+    """The block structure Python `text` leaves open at its end, or None where its own levels do
+    not match (a line dedented to a level never opened) or it does not tokenize."""
+    read = _logical(text)
+    if read is None:
+        return None
+    stack, words, header = [0], [""], False
+    for _, ind, word, colon in read[0]:
+        if ind > stack[-1]:
+            stack.append(ind)
+            words.append(word)
+        else:
+            while stack[-1] > ind:
+                stack.pop()
+                words.pop()
+            if stack[-1] != ind:
+                return None
+            words[-1] = word
+        header = colon
+    return Outline(tuple(stack), header, read[1], tuple(words))
+
+
+def needs(suffix: str) -> tuple[int, frozenset[int], dict[int, str]] | None:
+    """What Python `suffix`, read from the start of a line, needs of the text before it: the
+    indentation of its first line, the levels it returns to that it does not open itself (they must
+    be open when it starts), and, per such level, a clause (`elif`, `except`…) that continues the
+    statement before it there. None where the suffix has no code or its own levels do not match."""
+    read = _logical(suffix)
+    if read is None or not read[0]:
+        return None
+    (_, first, word, _), rest = read[0][0], read[0][1:]
+    stack, levels, clauses = [first], {first}, {}
+    if word in CLAUSES:
+        clauses[first] = word
+    for _, ind, word, _ in rest:
+        if ind > stack[-1]:
+            stack.append(ind)
+            continue
+        while stack and stack[-1] > ind:
+            stack.pop()
+        if not stack:  # back to a level from before the suffix
+            stack.append(ind)
+            if ind not in levels and word in CLAUSES:
+                clauses[ind] = word
+            levels.add(ind)
+        elif stack[-1] != ind:
+            return None
+    return first, frozenset(levels), clauses
 
 
 def _unfinished(exc: SyntaxError, text: str) -> bool:
@@ -158,7 +302,7 @@ class SyntaxGuard:
 
         return count_errors(self._parser.parse(doc.encode("utf-8", errors="surrogatepass")))
 
-    def judge(self, fills: list[str]) -> Verdict:
+    def judge(self, fills: list[str], plan: bool = False) -> Verdict:
         """Python names the hole whose lines hold the first error; an indentation error on a fill's
         first line ("unexpected indent", "expected an indented block" after the line above) blames
         its indentation, and so does a next line that fits no level ("unindent does not match": the
@@ -169,7 +313,10 @@ class SyntaxGuard:
         and the fill's indentation is what is wrong when no line at it parses but one at another
         does (a statement between an `if` body and its `else:`). A typed line (`_typed`) that
         stopped too soon is marked to be continued (`Verdict.ends`, `_continues`). tree-sitter's
-        count blames every hole."""
+        count blames every hole. With `plan`, for the last resort (`Engine._denoise`), a
+        document that does not parse also gets the line each multi-line fill must go on with
+        (`Verdict.lines`, `next_line`) and the later lines of multi-line fills that hold the error
+        (`Verdict.starts`)."""
         doc = self.document(fills)
         count = self._count(doc)
         if self._python:
@@ -178,6 +325,10 @@ class SyntaxGuard:
                 names = self._undefined(exc, doc, self._fills(fills)) if self.names else ()
                 return Verdict(tuple(h for h, _ in names), (0, count, len(names)), (), (), names)
             line = exc.lineno or 0
+            # multi-line fills the suffix cannot follow: the line each must go on with (`next_line`)
+            plans = ()
+            if plan and (line >= self._first_hole_line() or "was never closed" in (exc.msg or "")):
+                plans = tuple((h, nxt) for h in range(len(fills)) if (nxt := self.next_line(fills, h, exc)) is not None)
             if line >= self._first_hole_line():  # else hidden by an error above
                 own = self._fills(fills)
                 lines = doc.split("\n")
@@ -195,9 +346,14 @@ class SyntaxGuard:
                                or self._misplaced(own, i, max(line, windows[i][1])))
                 ends = tuple(i for i in faulty if i not in indent and self._typed(i)
                              and self._continues(exc, lines, windows[i], own[i]))
-                return Verdict(faulty, (int(bool(faulty)), count, 0), indent, ends)
+                starts = tuple((i, *at) for i in range(len(fills)) if plan and not self._single[i]
+                               and (at := self._broken_line(exc, windows[i][0], own[i])) is not None)
+                return Verdict(faulty, (int(bool(faulty)), count, 0), indent, ends, (), plans, starts, True)
+            worse = count > self.baseline
+            return Verdict(tuple(range(len(fills))) if worse else (), (int(worse), count, 0), (), (), (), plans, (),
+                           True)
         worse = count > self.baseline
-        return Verdict(tuple(range(len(fills))) if worse else (), (int(worse), count, 0), ())
+        return Verdict(tuple(range(len(fills))) if worse else (), (int(worse), count, 0), (), broken=worse)
 
     def _undefined(self, tree: ast.Module, doc: str, own: list[str]) -> tuple[tuple[int, int], ...]:
         """Per hole, the first name its fill reads that the document defines nowhere (no assignment,
@@ -354,6 +510,115 @@ class SyntaxGuard:
             out.append((line, nxt))
             line = last
         return out
+
+    @staticmethod
+    def _broken_line(exc: SyntaxError, first: int, fill: str) -> tuple[int, bool] | None:
+        """Where in `fill` (placed from document line `first`) to take back the line holding
+        Python's error `exc`, when the error is not about indentation (which a line above may
+        have caused): (offset, True) at its end when it stopped unfinished (`if x` with no colon, a
+        bracket left open; not a string left open), to write on; else (offset, False) at its first
+        word, to write it again — but not the fill's first line, which the guard's other rules
+        rewrite. Else None."""
+        lines = fill.split("\n")
+        k = (exc.lineno or 0) - first
+        if isinstance(exc, IndentationError) or not 0 <= k < len(lines) or not lines[k].strip():
+            return None
+        at = sum(len(t) + 1 for t in lines[:k])
+        if _unfinished(exc, lines[k]) and not (exc.msg or "").startswith("unterminated string"):
+            return at + len(lines[k].rstrip()), True  # (a string left open is no place to write on)
+        return (at + len(lines[k]) - len(lines[k].lstrip()), False) if k else None
+
+    def next_line(self, fills: list[str], hole: int, exc: SyntaxError) -> NextLine | None:
+        """What multi-line Python hole `hole`'s fill must write next so that the suffix can follow it,
+        in a document that does not parse (`exc`, its first error), or None where the suffix fits
+        after the fill (or the rule does not apply: a single-line hole, a fill whose line goes on
+        after it, a document too big to read twice more). The suffix needs levels open that no line of
+        it opens (`needs`: its first line's, and those it returns to); the fill's end leaves some
+        open (`outline`). A fill that ends in a block header goes on one level deeper, towards the
+        suffix's levels; any other goes on with a block header at the level just below the first
+        level missing, which opens it — or, where its last line is at that level, that line is
+        written again as the header (a statement the model put where the block belongs: `return
+        res` followed by `if value == 1:` would parse, and be wrong twice). A `try:` block the
+        suffix leaves gets its `except`; a header the suffix continues with a clause it cannot
+        follow (`else:` before `elif`) is written again as one it can; a header with no block
+        before a suffix at its level or above gets one. A header that the suffix continues with `elif` or `except`
+        at that level must be an `if` or a `try`. A fill that left a bracket open (Python says it
+        was never closed) writes on, with no new line. Each call gives one line; the guard asks
+        again after the model has written it."""
+        if not self._python or self._single[hole] or not self._probe_size_ok:
+            return None
+        own = self._fills(fills)
+        fill, text = own[hole], self._texts[hole]
+        before = "".join(t + f for t, f in zip(self._texts[:hole + 1], own[:hole + 1]))
+        after = "".join(t + f for t, f in zip(self._texts[hole + 1:], own[hole + 1:] + [""]))
+        ends_line = before.endswith("\n") or not before or after.startswith("\n")
+        if not ends_line or (not fill and before.rstrip(" ") != before):
+            return None  # the fill does not end its line (or starts after code on it)
+        never_closed = "was never closed" in (exc.msg or "")
+        if not never_closed and (exc.lineno or 0) <= before.count("\n") + (not before.endswith("\n")):
+            return None  # the fill's own lines are broken: the guard's other rules rewrite them
+        end = outline(before)
+        if end is None:
+            return None
+        if end.closers:
+            if not never_closed or after.lstrip()[:1] in (")", "]", "}"):
+                return None
+            # a literal the fill must end: closed on a line of its own at its statement's indentation
+            # (`}` under `dic = {`) when that lets the document parse past the closing line, else
+            # the fill writes on (its own line stopped inside the brackets)
+            read = _logical(before)
+            ind = read[0][-1][1] if read and read[0] else 0
+            closed = (before if before.endswith("\n") else before + "\n") + " " * ind + end.closers + "\n"
+            trial = self._python_error(closed + after.lstrip("\n"))
+            if trial is None or (trial.lineno or 0) > closed.count("\n"):
+                return NextLine(" " * ind, close=end.closers)
+            return NextLine(None)
+        stack = list(end.stack)
+        wanted = needs(after)
+        if wanted is None:  # no code after the fill: a header it ends with wants a body all the same
+            unit = min((b - a for a, b in zip(stack, stack[1:])), default=4)
+            return NextLine(" " * (stack[-1] + unit), False) if end.header else None
+        first, levels, clauses = wanted
+        below = {t for t in levels if t <= stack[-1]}
+        last = fill.rstrip("\n").rsplit("\n", 1)[-1]
+        word = m.group(1) if (m := _FIRST_WORD.match(last)) else ""
+        if end.header and fill.strip() and stack[-1] in clauses and word not in FOLLOWS[clauses[stack[-1]]]:
+            # the suffix continues the fill's last header with a clause it cannot follow (`else:`
+            # before `elif`): that line is written again as a header the clause can follow
+            return NextLine(" " * stack[-1], True, CLAUSES[clauses[stack[-1]]] | {clauses[stack[-1]]},
+                            len(fill.rstrip("\n")) - len(last.lstrip(" ")))
+        if end.header and fill.strip() and word == "try" and clauses.get(stack[-1]) not in ("except", "finally"):
+            # a `try:` whose block the suffix leaves with no handler: another header instead
+            return NextLine(" " * stack[-1], True, self.headers - set(FOLLOWS) - {"try"},
+                            len(fill.rstrip("\n")) - len(last.lstrip(" ")))
+        if end.header:
+            if first > stack[-1] and levels - {first} <= set(stack) and first not in clauses:
+                return None  # the suffix's first line is the header's block
+            if levels <= set(stack):  # the suffix goes on at the header's level or above it: the
+                # header has no block (`if x:` before `else:`): the fill writes one
+                unit = min((b - a for a, b in zip(stack, stack[1:])), default=4)
+                return NextLine(" " * (stack[-1] + unit), False)
+            deeper = sorted(t for t in levels if t > stack[-1])
+            if not deeper or not below <= set(stack):
+                return None  # the levels do not fit: the guard's other rules rewrite the fill
+            level = deeper[0]
+            header = len(deeper) > 1 or level in clauses  # (an `elif` there: the line is its `if`)
+        else:
+            for level, opened in zip(stack[-2::-1], end.words[-2::-1]):  # the blocks the fill is in
+                handled = first == level and clauses.get(level) in ("except", "finally")
+                if opened == "try" and first <= level and not handled:
+                    # the suffix leaves a `try:` block that has no handler: the fill writes it
+                    return NextLine(" " * level, True, frozenset({"except"}))
+            missing = sorted(t for t in levels if t not in stack)
+            if not missing:
+                return None
+            level, header = max(t for t in stack if t < missing[0]), True
+        words = CLAUSES.get(clauses.get(level, "")) if header else None
+        if header and words is None:  # a block of its own: not a clause (`else:` after a statement)
+            words = self.headers - set(FOLLOWS)
+        if not end.header and word and len(last) - len(last.lstrip(" ")) == level:
+            return NextLine(" " * level, header, words, len(fill.rstrip("\n")) - len(last.lstrip(" ")))
+        return NextLine(" " * level, header, words)
 
     def opens_block(self, hole: int, fill: str) -> bool | None:
         """Whether the line single-line hole `hole` makes with `fill` must open an indented block:

@@ -40,7 +40,7 @@ class NativeBackend(Backend):
     # "Session 7", "Session 8" and "Session 10": with the session 10 guard, eight restarts parse
     # 0.975 of 200 single-line fills against 0.965 for four, and 0.860 of 200 multi-line ones
     # against 0.815; sixteen no better; pass@1 and the median passes unchanged).
-    sampler_defaults = {"fallback": "leftmost", "end_run_conf": 0.7, "syntax_retries": 8}
+    sampler_defaults = {"fallback": "leftmost", "end_run_conf": 0.7, "syntax_retries": 8, "syntax_lines": 6}
     pad_streams = True  # context encoded at a few padded widths (engine/model.py, `encode_stream`)
 
     def __init__(self, model: DiffusionCoder, tokenizer, name: str, source: str, device: torch.device,

@@ -341,3 +341,122 @@ def test_a_name_defined_nowhere_is_rewritten_from_that_token(engine, monkeypatch
     assert engine.infill(InfillRequest(segments, language="python")).fills[0] == LINE
     monkeypatch.setattr(engine.sampler, "name_guard", False)
     assert engine.infill(InfillRequest(segments, language="python")).fills[0] == "    x = (q)"
+
+
+# ---- the last resort: a multi-line fill the suffix cannot follow goes on a line at a time ----------
+
+PAREN_BEFORE = "def depth(s):\n    d = 0\n"
+PAREN_AFTER = "\n            d += 1\n        elif c == ')':\n            d -= 1\n    return d\n"
+
+
+def test_outline_reads_the_levels_a_text_leaves_open():
+    from engine.syntax import outline
+
+    assert outline(PAREN_BEFORE + "    for c in s:") == ((0, 4), True, "", ("def", "for"))
+    assert outline(PAREN_BEFORE + "    for c in s:\n        if c == '(':\n            d += 1\n").stack == (0, 4, 8, 12)
+    assert outline("def f():\n    d = {\n        'a': 1,\n").closers == "}"
+    assert outline("def f():\n    x = g([1,\n").closers == "])"
+    assert outline("def f():\n        x = 1\n      y = 2\n") is None  # a level never opened
+    assert outline('def f():\n    """open\n') is None  # a string left open
+    assert outline("def f():\n\tif a:\n") is None  # tabs: the rule stays out
+
+
+def test_needs_reads_the_levels_a_suffix_returns_to():
+    from engine.syntax import needs
+
+    assert needs(PAREN_AFTER) == (12, frozenset({12, 8, 4}), {8: "elif"})
+    assert needs("\n    else:\n        x = 2\n") == (4, frozenset({4}), {4: "else"})
+    assert needs("\n        if a:\n            b()\n        return 1\n") == (8, frozenset({8}), {})
+    assert needs("\n\n   \n") is None  # no code
+    assert needs("\n        x = 1\n            y = 2\n          z = 3\n") is None  # its own levels do not match
+    assert needs("\n        x = 1\n            y = 2\n      z = 3\n") == (8, frozenset({8, 6}), {})  # 6: from before it
+
+
+def test_next_line_says_what_a_multi_line_fill_must_write_next():
+    """Only where the document does not parse; each answer is one line."""
+    from engine.syntax import FOLLOWS, NextLine
+
+    def plan(before, fill, after):
+        guard = SyntaxGuard.build("python", [before, after], [False])
+        exc = guard._python_error(guard.document([fill]))
+        return None if exc is None else guard.next_line([fill], 0, exc)
+
+    # a header whose block the suffix needs deeper, with an `elif` at the next level: an `if` there
+    assert plan(PAREN_BEFORE, "    for c in s:", PAREN_AFTER) == NextLine("        ", True, frozenset({"if"}))
+    assert plan(PAREN_BEFORE, "    for c in s:\n        if c == '(':", PAREN_AFTER) is None  # parses: the suffix is its block
+    # a `for` the suffix's `elif` cannot follow is written again, from its first word, as one it can
+    again = plan(PAREN_BEFORE, "    while s:\n        for c in s:", PAREN_AFTER)
+    assert again.indent == "        " and again.rewrite == len("    while s:\n        ") and again.words == {"if", "elif"}
+    # two levels to open, no clause: a header of a block of its own (not `else:`), then its block
+    deeper = "\n            d += 1\n        d -= 1\n    return d\n"
+    spec = SyntaxGuard.build("python", ["", ""], [False]).headers
+    assert plan(PAREN_BEFORE, "    while s:", deeper) == NextLine("        ", True, spec - set(FOLLOWS))
+    assert plan(PAREN_BEFORE, "    while s:\n        d -= 1", deeper) == NextLine("        ", True, spec - set(FOLLOWS), 21)
+    # a statement where the block's header belongs: that line is written again as a header
+    assert plan(PAREN_BEFORE, "    return s", PAREN_AFTER) == NextLine("    ", True, spec - set(FOLLOWS), 4)
+    # a header with no block before the suffix's `else:` gets its block
+    assert plan("def f(a):\n", "    if a:", "\n    else:\n        return 2\n") == NextLine("        ", False)
+    # a header the suffix's clause cannot follow is written again as one it can
+    clause = plan("def f(a):\n    if a:\n        x = 0\n", "    else:", "\n        x = 1\n    elif a:\n        x = 2\n")
+    assert clause == NextLine("    ", True, frozenset({"if", "elif"}), 4)
+    assert plan("def f(a):\n    x = 0\n", "    else:", "\n        x = 1\n") is None  # its own line is broken
+    # a `try:` block the suffix leaves without a handler gets its `except`
+    assert plan("def f():\n    try:\n", "        x = g()", "\n    return x\n") == NextLine("    ", True, frozenset({"except"}))
+    # a literal the suffix does not close is closed on its own line, under its statement
+    assert plan("def f():\n    d = {\n", "        'a': 1,", "\n    return d\n") == NextLine("    ", close="}")
+    # what the rule leaves alone: a single-line hole, another language, a broken line of the fill's own
+    single = SyntaxGuard.build("python", [PAREN_BEFORE, PAREN_AFTER], [True])
+    assert single.next_line(["    for c in s:"], 0, single._python_error(single.document(["    for c in s:"]))) is None
+    assert SyntaxGuard.build("javascript", ["f() {\n", "\n}\n"], [False]).next_line(["  if (", ""], 0, SyntaxError("x")) is None
+    assert plan(PAREN_BEFORE, "    for c in s\n", PAREN_AFTER) is None
+
+
+def test_the_guard_plans_only_when_asked():
+    guard = SyntaxGuard.build("python", [PAREN_BEFORE, PAREN_AFTER], [False])
+    plain, planned = guard.judge(["    for c in s:"]), guard.judge(["    for c in s:"], plan=True)
+    assert plain.broken and planned.broken and plain.lines == () and planned.lines
+    assert plain[:5] == planned[:5]  # the verdict the guard's loop acts on is the same
+    assert not guard.judge(["    for c in s:\n        if c == '(':"], plan=True).broken
+
+
+def lines_script(engine, fill: str, then: str):
+    """The model writes `fill` and ends; asked for a line after it, it writes `then` there
+    (position k of the canvas predicts the k-th token of fill + then below an end), but for the
+    new line's first word, where it would rather write ` x`."""
+    backend = engine.backend
+    first, rest = backend.encode(fill), backend.encode(fill + then)
+    eom = min(backend.eom_ids)
+
+    def step(ctx, canvas, layout, positions=None):
+        logits = torch.full((*canvas.shape, backend.vocab_size), -30.0)
+        for k in range(canvas.shape[1]):
+            if k < len(first):
+                logits[:, k, first[k]] = 9.0
+                continue
+            if k < len(rest):
+                logits[:, k, rest[k]] = 8.0
+            logits[:, k, eom] = 12.0 if k == len(first) or k >= len(rest) else 0.0  # it ends after `fill`
+        logits[:, len(first) + 1, backend.encode(" x")[0]] = 8.5  # a plain word above the header
+        return logits if positions is None else logits[:, positions]
+
+    return step
+
+
+def test_the_last_resort_writes_the_block_the_suffix_needs(engine, monkeypatch):
+    """`    for c in s:` alone leaves `elif` at the wrong level: the guard's window rules accept it
+    (the error lies past the fill), so before, the fill came back broken. The last resort commits
+    the next line's newline and indentation and asks for an `if` (the suffix's `elif` follows it,
+    so ` x`, the model's first choice there, is not allowed); the model writes the line, and the
+    suffix is its block."""
+    backend = engine.backend
+    fill, then = "    for c in s:", "\n        if c == '(':"
+    monkeypatch.setattr(engine.backend, "step", lines_script(engine, fill, then))
+    request = InfillRequest([PAREN_BEFORE, Hole(max_tokens=64, single_line=False), PAREN_AFTER], language="python")
+    monkeypatch.setattr(engine.sampler, "syntax_lines", 0)
+    assert engine.infill(request).fills[0] == fill
+    monkeypatch.setattr(engine.sampler, "syntax_lines", 6)
+    out = engine.infill(request).fills[0]
+    assert out == fill + then
+    compile(PAREN_BEFORE + out + PAREN_AFTER, "<t>", "exec")
+    # the newline and the indentation are one token before a word, as the tokenizer writes them
+    assert backend.encode(fill + "\n        if")[len(backend.encode(fill))] == backend.encode("\n       ")[0]
