@@ -516,16 +516,18 @@ class SyntaxGuard:
         """Where in `fill` (placed from document line `first`) to take back the line holding
         Python's error `exc`, when the error is not about indentation (which a line above may
         have caused): (offset, True) at its end when it stopped unfinished (`if x` with no colon, a
-        bracket left open; not a string left open), to write on; else (offset, False) at its first
-        word, to write it again — but not the fill's first line, which the guard's other rules
-        rewrite. Else None."""
+        bracket left open), to write on; (offset, False) at the quote of a string left open, to
+        write the line again from there; else (offset, False) at its first word, to write it again
+        — but not the fill's first line, which the guard's other rules rewrite. Else None."""
         lines = fill.split("\n")
         k = (exc.lineno or 0) - first
         if isinstance(exc, IndentationError) or not 0 <= k < len(lines) or not lines[k].strip():
             return None
         at = sum(len(t) + 1 for t in lines[:k])
-        if _unfinished(exc, lines[k]) and not (exc.msg or "").startswith("unterminated string"):
-            return at + len(lines[k].rstrip()), True  # (a string left open is no place to write on)
+        if (exc.msg or "").startswith("unterminated string") and exc.offset:
+            return at + exc.offset - 1, False  # no place to write on: again from the quote that opened it
+        if _unfinished(exc, lines[k]):
+            return at + len(lines[k].rstrip()), True
         return (at + len(lines[k]) - len(lines[k].lstrip()), False) if k else None
 
     def next_line(self, fills: list[str], hole: int, exc: SyntaxError) -> NextLine | None:

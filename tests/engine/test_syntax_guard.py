@@ -460,3 +460,19 @@ def test_the_last_resort_writes_the_block_the_suffix_needs(engine, monkeypatch):
     compile(PAREN_BEFORE + out + PAREN_AFTER, "<t>", "exec")
     # the newline and the indentation are one token before a word, as the tokenizer writes them
     assert backend.encode(fill + "\n        if")[len(backend.encode(fill))] == backend.encode("\n       ")[0]
+
+
+def test_a_broken_later_line_is_taken_back_where_it_broke():
+    """The last resort keeps a multi-line fill's good lines: a later line that stopped unfinished is
+    written on from its end, one with a string left open again from the quote, any other again from
+    its first word; the fill's first line is left to the guard's own rules."""
+    guard = SyntaxGuard.build("python", ["def f(s):\n", "\n    return s\n"], [False])
+
+    def starts(fill):
+        return guard.judge([fill], plan=True).starts
+
+    assert starts("    for c in s:\n        if c == 1") == ((0, len("    for c in s:\n        if c == 1"), True),)
+    assert starts("    for c in s:\n        if c == \":") == ((0, len("    for c in s:\n        if c == "), False),)
+    assert starts("    for c in s:\n        x = = 1") == ((0, len("    for c in s:\n        "), False),)
+    assert starts("    x = = 1\n") == ()
+    assert guard.judge(["    for c in s:\n        if c == 1"]).starts == ()  # only when asked
