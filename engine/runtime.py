@@ -540,46 +540,38 @@ class Engine:
                 return state, layout, nfe
             # The syntax guard, on a finished canvas (engine/syntax.py).
             fills = [self._decode(state, layout, holes, leads, r).fills for r in range(B)]
-            if resort is not None:  # the last resort's rounds: see below
-                verdicts = [guard.judge(f, plan=True) for f in fills]
-                errs = [(v.broken, v.key[2]) for v in verdicts]
-                rows = {r: v for r, v in enumerate(verdicts) if v.broken and (v.lines or v.starts)}
-                if rows and len(resort) <= cfg.syntax_lines and nfe < resort_budget:
-                    resort.append((errs, state.clone(), layout))
-                    if self._last_resort(rows, state, layout, leads, ended, bans, guard):
+            if resort is None:
+                verdicts = [guard.judge(f) for f in fills]
+                bad = {r: v for r, v in enumerate(verdicts) if v.faulty}
+                errs = [v.key for v in verdicts]
+                if bad and len(tried) < cfg.syntax_retries and nfe < cfg.syntax_pass_budget:
+                    tried.append((errs, state.clone(), layout))
+                    if self._reopen(bad, state, layout, holes, leads, ended, bans, guard, fills, continued,
+                                    cfg.syntax_continue):
                         continue
-                _, state, layout = min(resort + [(errs, state, layout)], key=lambda t: t[0])
-                return state, layout, nfe
-            verdicts = [guard.judge(f) for f in fills]
-            bad = {r: v for r, v in enumerate(verdicts) if v.faulty}
-            errs = [v.key for v in verdicts]
-            if bad and len(tried) < cfg.syntax_retries and nfe < cfg.syntax_pass_budget:
-                tried.append((errs, state.clone(), layout))
-                if self._reopen(bad, state, layout, holes, leads, ended, bans, guard, fills, continued,
-                                cfg.syntax_continue):
-                    continue
-            # accepted, or out of retries or passes (or nothing to reopen): the canvas with the fewest
-            # errors — an accepted one may still lose to one tried before, whose only fault was a name
-            # where this one has an error the guard put elsewhere — the earliest on ties (min keeps
-            # the first of equals)
-            _, state, layout = min(tried + [(errs, state, layout)], key=lambda t: t[0])
-            if cfg.syntax_lines > 0 and any(not h.single_line for h in holes):
-                # The last resort: a canvas handed back with a document that does not parse, where a
-                # multi-line fill stops short of what the suffix needs (`SyntaxGuard.next_line`), goes
-                # on a line at a time, for at most `syntax_lines` rounds and `syntax_pass_budget`
-                # more passes; the first canvas that parses is kept, else the one handed back
-                # before. Canvases that parse are never touched, so no fill that passed changes.
+                # accepted, or out of retries or passes (or nothing to reopen): the canvas with the
+                # fewest errors — an accepted one may still lose to one tried before, whose only fault
+                # was a name where this one has an error the guard put elsewhere — the earliest on ties
+                # (min keeps the first of equals)
+                _, state, layout = min(tried + [(errs, state, layout)], key=lambda t: t[0])
+                if cfg.syntax_lines <= 0 or all(h.single_line for h in holes):
+                    return state, layout, nfe
+                resort, resort_budget = [], nfe + cfg.syntax_pass_budget
                 fills = [self._decode(state, layout, holes, leads, r).fills for r in range(B)]
-                verdicts = [guard.judge(f, plan=True) for f in fills]
-                rows = {r: v for r, v in enumerate(verdicts) if v.broken and (v.lines or v.starts)}
-                if rows:
-                    resort = [([(v.broken, v.key[2]) for v in verdicts], state, layout)]
-                    resort_budget = nfe + cfg.syntax_pass_budget
-                    state = state.clone()
-                    ended = self._ended(state.tokens, self._line_end(layout, holes))
-                    if self._last_resort(rows, state, layout, leads, ended, bans, guard):
-                        continue
-                    state = resort[0][1]
+                ended = self._ended(state.tokens, self._line_end(layout, holes))
+            # The last resort: a canvas handed back with a document that does not parse, where a
+            # multi-line fill stops short of what the suffix needs (`SyntaxGuard.next_line`), goes on
+            # a line at a time, for at most `syntax_lines` rounds and `syntax_pass_budget` more
+            # passes; the first canvas that parses is kept, else the one handed back before.
+            # Canvases that parse are never touched, so no fill that passed changes.
+            verdicts = [guard.judge(f, plan=True) for f in fills]
+            errs = [(v.broken, v.key[2]) for v in verdicts]
+            rows = {r: v for r, v in enumerate(verdicts) if v.broken and (v.lines or v.starts)}
+            if rows and len(resort) <= cfg.syntax_lines and nfe < resort_budget:
+                resort.append((errs, state.clone(), layout))
+                if self._last_resort(rows, state, layout, leads, ended, bans, guard):
+                    continue
+            _, state, layout = min(resort + [(errs, state, layout)], key=lambda t: t[0])
             return state, layout, nfe
 
     def _grow(self, state: CanvasState, layout: Layout, grow: list[int], ended: torch.Tensor) -> tuple[CanvasState, Layout]:

@@ -543,9 +543,10 @@ class SyntaxGuard:
         res` followed by `if value == 1:` would parse, and be wrong twice). A `try:` block the
         suffix leaves gets its `except`; a header the suffix continues with a clause it cannot
         follow (`else:` before `elif`) is written again as one it can; a header with no block
-        before a suffix at its level or above gets one. A header that the suffix continues with `elif` or `except`
-        at that level must be an `if` or a `try`. A fill that left a bracket open (Python says it
-        was never closed) writes on, with no new line. Each call gives one line; the guard asks
+        before a suffix at its level or above gets one. A header opened at a level where the suffix
+        continues with `elif` or `except` must be an `if` or a `try`. A literal the suffix does not
+        close is closed under its statement; any other bracket left open (Python says it was never
+        closed) is written on, with no new line. Each call gives one line; the guard asks
         again after the model has written it."""
         if not self._python or self._single[hole] or not self._probe_size_ok:
             return None
@@ -568,17 +569,16 @@ class SyntaxGuard:
             # a literal the fill must end: closed on a line of its own at its statement's indentation
             # (`}` under `dic = {`) when that lets the document parse past the closing line, else
             # the fill writes on (its own line stopped inside the brackets)
-            read = _logical(before)
-            ind = read[0][-1][1] if read and read[0] else 0
+            ind = end.stack[-1]  # the level of the line the literal is in
             closed = (before if before.endswith("\n") else before + "\n") + " " * ind + end.closers + "\n"
             trial = self._python_error(closed + after.lstrip("\n"))
             if trial is None or (trial.lineno or 0) > closed.count("\n"):
                 return NextLine(" " * ind, close=end.closers)
             return NextLine(None)
         stack = list(end.stack)
+        unit = min((b - a for a, b in zip(stack, stack[1:])), default=4)  # the file's indentation step
         wanted = needs(after)
         if wanted is None:  # no code after the fill: a header it ends with wants a body all the same
-            unit = min((b - a for a, b in zip(stack, stack[1:])), default=4)
             return NextLine(" " * (stack[-1] + unit), False) if end.header else None
         first, levels, clauses = wanted
         below = {t for t in levels if t <= stack[-1]}
@@ -598,7 +598,6 @@ class SyntaxGuard:
                 return None  # the suffix's first line is the header's block
             if levels <= set(stack):  # the suffix goes on at the header's level or above it: the
                 # header has no block (`if x:` before `else:`): the fill writes one
-                unit = min((b - a for a, b in zip(stack, stack[1:])), default=4)
                 return NextLine(" " * (stack[-1] + unit), False)
             deeper = sorted(t for t in levels if t > stack[-1])
             if not deeper or not below <= set(stack):
